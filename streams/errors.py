@@ -1,0 +1,80 @@
+"""The one exception tree of intercom-stream.
+
+    IntercomStreamError                 base of everything we raise on purpose
+    ├── ConfigurationError              a setting is missing or invalid: stop start-up, say which
+    ├── BrokerError                     the local/dev Kafka could not be fetched, started or reached
+    ├── InvalidEventError               the input record cannot become Intercom calls: dead-letter it
+    │   (carries a ``reason`` code such as ``unparseable`` or ``missing_identity``)
+    └── DeliveryError                   an Intercom call did not succeed; ``outcome`` says what to do
+        ├── RetryableDeliveryError      408, 5xx, timeouts, connection errors: back off and retry
+        ├── RateLimitedError            429: wait until ``retry_at`` without spending an attempt
+        ├── AuthError                   401/403: the token is wrong for everyone: pause delivery
+        └── RejectedError               other 4xx: hopeless, dead-letter at once
+
+Callers ask the class (``isinstance(err, RetryableDeliveryError)``) rather than listing statuses;
+``streams.intercom.responses.classify`` is the single place that maps HTTP answers to these.
+No exception message ever contains the Intercom token: the client never puts headers in messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class IntercomStreamError(Exception):
+    """Base class for all errors raised by intercom-stream."""
+
+
+class ConfigurationError(IntercomStreamError):
+    """A setting is missing or invalid."""
+
+
+class BrokerError(IntercomStreamError):
+    """The local Kafka broker could not be fetched, started or reached."""
+
+
+class InvalidEventError(IntercomStreamError):
+    """An input record that can never be delivered as it is."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class DeliveryError(IntercomStreamError):
+    """An Intercom call that did not succeed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_body: Any = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.error_body = error_body
+        self.code = code
+
+
+class RetryableDeliveryError(DeliveryError):
+    """Transient: 408, 5xx, timeouts, connection errors."""
+
+
+class RateLimitedError(DeliveryError):
+    """429: wait until ``retry_at`` (unix seconds) before the next call."""
+
+    def __init__(self, message: str, *, retry_at: float, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_at = retry_at
+
+
+class AuthError(DeliveryError):
+    """401/403: the token does not work; retrying per event is pointless."""
+
+
+class RejectedError(DeliveryError):
+    """A 4xx that retrying cannot fix."""

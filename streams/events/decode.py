@@ -1,0 +1,56 @@
+"""Raw record bytes → a JSON-like dict. Producers send Segment/RudderStack JSON, or Avro with our schema."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from streams.errors import InvalidEventError
+from streams.records import RecordDecodeError, codec_for
+
+AVRO_CONTENT_TYPE = "application/vnd.intercom-stream.raw-event+avro"
+_JSON_FIELDS = ("traits", "properties", "context", "integrations")
+
+
+def _content_type(headers: Iterable[tuple[str, bytes]] | None) -> str | None:
+    for name, value in headers or ():
+        if name.lower() == "content-type":
+            return value.decode("latin-1").strip().lower()
+    return None
+
+
+def _from_avro(value: bytes) -> dict[str, Any]:
+    try:
+        record = codec_for("raw_event").decode(value)
+    except RecordDecodeError as exc:
+        raise InvalidEventError("unparseable", str(exc)) from None
+    for field in _JSON_FIELDS:
+        text = record.get(field)
+        if text is None:
+            record.pop(field, None)
+            continue
+        try:
+            record[field] = json.loads(text)
+        except ValueError:
+            raise InvalidEventError("unparseable", f"Avro field {field!r} is not JSON text") from None
+    return {k: v for k, v in record.items() if v is not None}
+
+
+def decode_raw_event(value: bytes | None, headers: Iterable[tuple[str, bytes]] | None = None) -> dict[str, Any]:
+    """Decode one input record. Raises InvalidEventError(reason="unparseable") with a precise message."""
+    if not value:
+        raise InvalidEventError("unparseable", "empty record value (tombstone or empty message)")
+    if _content_type(headers) == AVRO_CONTENT_TYPE:
+        return _from_avro(value)
+    try:
+        decoded = json.loads(value)
+    except UnicodeDecodeError:
+        raise InvalidEventError(
+            "unparseable", f"record is neither UTF-8 JSON nor marked as Avro (content-type {AVRO_CONTENT_TYPE})"
+        ) from None
+    except ValueError as exc:
+        raise InvalidEventError("unparseable", f"record is not valid JSON: {exc}") from None
+    if not isinstance(decoded, dict):
+        raise InvalidEventError("unparseable", f"expected a JSON object, got {type(decoded).__name__}")
+    return decoded

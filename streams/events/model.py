@@ -1,0 +1,111 @@
+"""A validated Segment-spec event with typed access to the fields the mapping reads."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.errors import InvalidEventError
+
+EVENT_TYPES = frozenset({"identify", "track", "group", "page", "screen", "alias", "delete"})
+
+
+def _obj(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidEventError("invalid_event", f"'{name}' must be an object, got {type(value).__name__}")
+    return value
+
+
+def _text(value: Any) -> str | None:
+    """Ids arrive as strings or numbers; blank means absent."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        value = str(int(value)) if float(value).is_integer() else str(value)
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value or None
+
+
+@dataclass(frozen=True)
+class SegmentEvent:
+    type: str
+    message_id: str
+    user_id: str | None
+    anonymous_id: str | None
+    email: str | None
+    raw: dict[str, Any] = field(repr=False)
+    traits: dict[str, Any] = field(repr=False)
+    context: dict[str, Any] = field(repr=False)
+    properties: dict[str, Any] = field(repr=False)
+    integrations: dict[str, Any] = field(repr=False)
+
+    @property
+    def user_key(self) -> str:
+        """The partitioning key: userId, else anonymousId, else email."""
+        key = self.user_id or self.anonymous_id or self.email
+        assert key is not None  # parse_event guarantees one
+        return key
+
+    @property
+    def context_traits(self) -> dict[str, Any]:
+        value = self.context.get("traits")
+        return value if isinstance(value, dict) else {}
+
+    def get(self, name: str) -> Any:
+        return self.raw.get(name)
+
+
+def _message_id(raw: dict[str, Any]) -> str:
+    given = _text(raw.get("messageId"))
+    if given:
+        return given
+    # No messageId: derive a stable one so replays of the same record get the same id.
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    return f"sha256:{digest[:32]}"
+
+
+def parse_event(raw: dict[str, Any]) -> SegmentEvent:
+    """Validate the envelope. Raises InvalidEventError with reason invalid_event or missing_identity."""
+    event_type = raw.get("type")
+    if not isinstance(event_type, str) or event_type.strip().lower() not in EVENT_TYPES:
+        raise InvalidEventError(
+            "invalid_event",
+            f"unknown or missing event type {event_type!r}; expected one of {', '.join(sorted(EVENT_TYPES))}",
+        )
+    event_type = event_type.strip().lower()
+    traits = _obj(raw, "traits")
+    context = _obj(raw, "context")
+    properties = _obj(raw, "properties")
+    integrations = _obj(raw, "integrations")
+    context_traits = context.get("traits") if isinstance(context.get("traits"), dict) else {}
+    email = None
+    for source in (traits, context_traits, properties):
+        email = _text(source.get("email"))
+        if email:
+            break
+    user_id = _text(raw.get("userId"))
+    anonymous_id = _text(raw.get("anonymousId"))
+    if not (user_id or anonymous_id or email):
+        raise InvalidEventError(
+            "missing_identity",
+            f"{event_type} event has no userId, anonymousId or email: Intercom cannot tell whose it is",
+        )
+    return SegmentEvent(
+        type=event_type,
+        message_id=_message_id(raw),
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        email=email,
+        raw=raw,
+        traits=traits,
+        context=context,
+        properties=properties,
+        integrations=integrations,
+    )

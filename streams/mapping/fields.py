@@ -1,0 +1,75 @@
+"""Declarative field tables: an Intercom field, where to find it in the event, and how to convert it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from streams.events import SegmentEvent
+
+Converter = Callable[[Any], Any]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Field:
+    target: str
+    paths: Sequence[str]
+    convert: Converter = _same
+
+
+def lookup(event: SegmentEvent, path: str) -> Any:
+    """``"context.traits.email"`` → the value, or None. Paths start at the raw event."""
+    node: Any = event.raw
+    for part in path.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
+def first(event: SegmentEvent, paths: Sequence[str]) -> Any:
+    for path in paths:
+        value = lookup(event, path)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def apply_table(event: SegmentEvent, table: Sequence[Field]) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for spec in table:
+        value = first(event, spec.paths)
+        if value is not None:
+            converted = spec.convert(value)
+            if converted is not None:
+                body[spec.target] = converted
+    return body
+
+
+def traits_paths(name: str) -> list[str]:
+    """A trait may sit in ``traits`` or ``context.traits``; root wins."""
+    return [f"traits.{name}", f"context.traits.{name}"]
+
+
+def as_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    return None
+
+
+def as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,69 @@
+"""What the mapping produces: the Intercom operations one event needs, with symbolic references.
+
+The transform cannot know Intercom ids that only the sink learns (a contact created a moment ago),
+so operations name contacts and companies by *our* identifiers; the sink resolves them against its
+tables (and Intercom, on a miss) just before calling. ``body`` is the Intercom request body.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Action(str, Enum):
+    UPSERT_CONTACT = "upsert_contact"  # PUT /contacts/{id} if known or found, else POST /contacts
+    TRACK_EVENT = "track_event"  # POST /events
+    UPSERT_COMPANY = "upsert_company"  # POST /companies (upsert by company_id)
+    ATTACH_COMPANY = "attach_company"  # POST /contacts/{id}/companies {id: <intercom company id>}
+
+
+@dataclass(frozen=True)
+class ContactRef:
+    """How to find a contact: by the user key in the table, else by search on these fields."""
+
+    user_id: str | None = None
+    email: str | None = None
+    anonymous_id: str | None = None
+    lookup: str = "external_id_or_email"
+
+    @property
+    def is_lead(self) -> bool:
+        return self.user_id is None and self.anonymous_id is not None and self.email is None
+
+
+@dataclass(frozen=True)
+class Operation:
+    action: Action
+    body: dict[str, Any] = field(default_factory=dict)
+    contact: ContactRef | None = None
+    company_id: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "action": self.action.value,
+            "body": json.dumps(self.body, separators=(",", ":"), sort_keys=True),
+            "contact": None if self.contact is None else self.contact.__dict__.copy(),
+            "company_id": self.company_id,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Operation:
+        contact = record.get("contact")
+        return cls(
+            action=Action(record["action"]),
+            body=json.loads(record["body"]),
+            contact=None if contact is None else ContactRef(**contact),
+            company_id=record.get("company_id"),
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The operations for one event, in the order they must happen."""
+
+    user_key: str
+    event_type: str
+    operations: tuple[Operation, ...]

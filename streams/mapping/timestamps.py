@@ -1,0 +1,34 @@
+"""Timestamps as Intercom wants them: integer Unix seconds, from ISO 8601, epoch seconds or milliseconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+# Anything above this as a number is taken as milliseconds (year 2286 in seconds).
+_MS_THRESHOLD = 10_000_000_000
+
+
+def to_unix_seconds(value: Any) -> int | None:
+    """Return whole seconds, or None when the value is absent or not a time."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+        return int(number / 1000) if abs(number) >= _MS_THRESHOLD else int(number)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return to_unix_seconds(float(text))
+        except ValueError:
+            pass
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return int(parsed.timestamp())
+    return None

@@ -1,0 +1,122 @@
+"""The one settings object, read from environment variables (prefix ``INTERCOM_STREAM_``) and ``.env``.
+
+Kubernetes users can also mount secrets as files: ``secrets_dir`` is read when it exists.
+Validated at start-up: a missing or invalid value stops the worker with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from enum import Enum
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams.errors import ConfigurationError
+
+ENV_PREFIX = "INTERCOM_STREAM_"
+# Kubernetes secrets mounted as files (one file per setting), read only when the folder exists.
+SECRETS_DIR = "/var/run/secrets/intercom-stream"
+
+
+class Region(str, Enum):
+    US = "us"
+    EU = "eu"
+    AU = "au"
+
+
+REGION_BASE_URLS: dict[Region, str] = {
+    Region.US: "https://api.intercom.io",
+    Region.EU: "https://api.eu.intercom.io",
+    Region.AU: "https://api.au.intercom.io",
+}
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*s\s*$")
+
+
+def parse_rate(text: str) -> tuple[int, float]:
+    """``"83/10s"`` → ``(83, 10.0)``."""
+    match = _RATE.match(text)
+    if not match or int(match.group(1)) <= 0 or float(match.group(2)) <= 0:
+        raise ValueError(f"rate must look like '83/10s' (requests/seconds), got {text!r}")
+    return int(match.group(1)), float(match.group(2))
+
+
+class Settings(BaseSettings):
+    """Every setting of the worker. Field docs are the README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        secrets_dir=SECRETS_DIR if os.path.isdir(SECRETS_DIR) else None,
+        validate_default=True,
+    )
+
+    # Kafka
+    bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
+    app_id: str = Field("intercom-stream", description="Faust app id: consumer group and table prefix.")
+    raw_events_topic: str = Field("raw-events", description="Input topic of Segment-spec events.")
+    delivery_topic: str = Field("intercom-requests", description="Planned Intercom requests (internal).")
+    rekey_topic: str = Field(
+        "intercom-stream-rekeyed", description="Raw events re-keyed by user when the producer keyed them wrongly."
+    )
+    dead_letter_topic: str = Field("intercom-dead-letters", description="Undeliverable events with reasons.")
+    partitions: int = Field(4, ge=1, description="Partition count used when the worker creates topics.")
+    replication_factor: int = Field(1, ge=1, description="Replication factor used when creating topics.")
+    create_topics: bool = Field(True, description="Create missing topics at start-up.")
+    table_store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://.")
+    web_port: int = Field(6066, ge=0, le=65535, description="Port of the worker's web server (metrics, health).")
+
+    # Intercom
+    intercom_token: SecretStr | None = Field(None, description="Intercom access token (secret). Required.")
+    region: Region = Field(Region.US, description="Intercom data region: us, eu or au.")
+    base_url: str | None = Field(None, description="Override the Intercom base URL (e.g. the emulator).")
+    api_version: Literal["2.10", "2.16"] = Field("2.10", description="Intercom-Version header.")
+    rate_limit: str = Field("83/10s", description="Per-partition request budget, 'N/Ss'.")
+    request_timeout_s: float = Field(10.0, gt=0, description="Timeout of one Intercom call.")
+    max_attempts: int = Field(5, ge=1, description="Attempts for transient failures before dead-lettering.")
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @cached_property
+    def intercom_base_url(self) -> str:
+        return self.base_url or REGION_BASE_URLS[self.region]
+
+    @cached_property
+    def rate(self) -> tuple[int, float]:
+        return parse_rate(self.rate_limit)
+
+    def require_token(self) -> str:
+        if self.intercom_token is None or not self.intercom_token.get_secret_value().strip():
+            raise ConfigurationError(
+                f"{ENV_PREFIX}INTERCOM_TOKEN is not set: the worker needs an Intercom access token"
+            )
+        return self.intercom_token.get_secret_value().strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings, turning pydantic's errors into one clear ConfigurationError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = ENV_PREFIX + "_".join(str(p) for p in err["loc"]).upper()
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigurationError("invalid settings:\n  " + "\n  ".join(problems)) from None
