@@ -1,0 +1,31 @@
+"""A real local Apache Kafka for tests and the sandbox (``intercom-stream broker``).
+
+``ensure_kafka_jars`` fetches Kafka once into a per-user cache with Maven; ``LocalKafka`` runs a
+single-node KRaft broker on free 127.0.0.1 ports; ``external_bootstrap`` lets tests use the
+developer's own cluster instead (``INTERCOM_STREAM_TEST_BOOTSTRAP=host:port``).
+"""
+
+from __future__ import annotations
+
+import os
+
+from streams.localkafka.broker import LocalKafka, run_broker
+from streams.localkafka.fetch import KAFKA_VERSION, ensure_kafka_jars
+
+TEST_BOOTSTRAP_ENV = "INTERCOM_STREAM_TEST_BOOTSTRAP"
+
+
+def external_bootstrap() -> str | None:
+    """Bootstrap servers of a user-provided cluster for tests, or None to start a LocalKafka."""
+    value = os.environ.get(TEST_BOOTSTRAP_ENV, "").strip()
+    return value or None
+
+
+__all__ = [
+    "KAFKA_VERSION",
+    "TEST_BOOTSTRAP_ENV",
+    "LocalKafka",
+    "ensure_kafka_jars",
+    "external_bootstrap",
+    "run_broker",
+]
