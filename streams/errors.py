@@ -10,6 +10,8 @@
         ├── RateLimitedError            429: wait until ``retry_at`` without spending an attempt
         ├── AuthError                   401/403: the token is wrong for everyone: pause delivery
         └── RejectedError               other 4xx: hopeless, dead-letter at once
+            ├── ConflictError           409: a contact already exists; ``existing_id`` names it
+            └── NotFoundError           404: the contact/company/user is unknown to Intercom
 
 Callers ask the class (``isinstance(err, RetryableDeliveryError)``) rather than listing statuses;
 ``streams.intercom.responses.classify`` is the single place that maps HTTP answers to these.
@@ -58,6 +60,10 @@ class DeliveryError(IntercomStreamError):
         self.status = status
         self.error_body = error_body
         self.code = code
+        # Filled in by the executor for the dead-letter record: the failing call (never headers).
+        self.request: dict[str, Any] | None = None
+        self.attempts = 0
+        self.reason: str | None = None
 
 
 class RetryableDeliveryError(DeliveryError):
@@ -78,3 +84,16 @@ class AuthError(DeliveryError):
 
 class RejectedError(DeliveryError):
     """A 4xx that retrying cannot fix."""
+
+
+class ConflictError(RejectedError):
+    """409 on create: Intercom names the contact that already exists."""
+
+    def __init__(self, message: str, *, existing_id: str | None, archived: bool, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.existing_id = existing_id
+        self.archived = archived
+
+
+class NotFoundError(RejectedError):
+    """404: what the call addressed does not exist (any more) in Intercom."""

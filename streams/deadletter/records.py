@@ -1,0 +1,114 @@
+"""Build dead-letter records (schemas/dead_letter.avsc). Pure: no Kafka here."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from streams.errors import (
+    AuthError,
+    ConflictError,
+    DeliveryError,
+    InvalidEventError,
+    NotFoundError,
+    RateLimitedError,
+    RetryableDeliveryError,
+)
+
+ADVICE = {
+    "unparseable": "Fix the producer: records must be Segment-spec JSON objects, or Avro with our schema.",
+    "missing_identity": "Add a userId, anonymousId or email to the event.",
+    "invalid_event": "Fix the event so it follows the Segment spec, then replay it.",
+    "unsupported_type": "This event type is not delivered; filter it out upstream or enable its mapping.",
+    "user_not_found": "Intercom does not know this user: send identify first, then replay.",
+    "contact_not_found": "No Intercom contact exists for this user yet: send identify first, then replay.",
+    "intercom_rejected": "Intercom rejected the request as invalid: fix the data (see intercom_error), then replay.",
+    "retries_exhausted": "Intercom kept failing; check its status, then replay.",
+    "rate_limited": "Intercom kept answering 429 for too long; lower the budget or replay later.",
+    "conflict": "Intercom reports a conflicting contact; resolve the duplicate in Intercom, then replay.",
+    "unauthorized": "The Intercom token was refused; fix the token, then replay.",
+}
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """Where the failed input came from, exactly as received."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    received_at_ms: int
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def reason_for(error: DeliveryError) -> str:
+    if error.reason:
+        return error.reason
+    if isinstance(error, NotFoundError):
+        path = (error.request or {}).get("path", "")
+        return "user_not_found" if path == "/events" else "contact_not_found"
+    if isinstance(error, ConflictError):
+        return "conflict"
+    if isinstance(error, RateLimitedError):
+        return "rate_limited"
+    if isinstance(error, RetryableDeliveryError):
+        return "retries_exhausted"
+    if isinstance(error, AuthError):
+        return "unauthorized"
+    return "intercom_rejected"
+
+
+def _message(reason: str, detail: str) -> str:
+    advice = ADVICE.get(reason)
+    return f"{detail}. {advice}" if advice else detail
+
+
+def _base(source: SourceRecord, reason: str, message: str) -> dict[str, Any]:
+    return {
+        "reason": reason,
+        "message": message,
+        "original_key": source.key,
+        "original_value": source.value,
+        "source_topic": source.topic,
+        "source_partition": source.partition,
+        "source_offset": source.offset,
+        "user_key": None,
+        "event_type": None,
+        "intercom_status": None,
+        "intercom_error": None,
+        "intercom_request": None,
+        "attempts": 0,
+        "first_seen_at_ms": source.received_at_ms,
+        "failed_at_ms": _now_ms(),
+    }
+
+
+def dead_letter_for_input(
+    source: SourceRecord, error: InvalidEventError, user_key: str | None = None, event_type: str | None = None
+) -> dict[str, Any]:
+    record = _base(source, error.reason, _message(error.reason, error.message))
+    record.update(user_key=user_key, event_type=event_type)
+    return record
+
+
+def dead_letter_for_delivery(
+    source: SourceRecord, error: DeliveryError, user_key: str, event_type: str
+) -> dict[str, Any]:
+    reason = reason_for(error)
+    record = _base(source, reason, _message(reason, error.message))
+    record.update(
+        user_key=user_key,
+        event_type=event_type,
+        intercom_status=error.status,
+        intercom_error=None if error.error_body is None else json.dumps(error.error_body),
+        intercom_request=None if error.request is None else json.dumps(error.request, default=str),
+        attempts=error.attempts,
+    )
+    return record
