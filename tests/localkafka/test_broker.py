@@ -1,0 +1,131 @@
+"""A real Kafka 4.x broker: start, topic with 3 partitions, produce/consume, stop cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from streams.errors import BrokerError
+from streams.localkafka import LocalKafka, ensure_kafka_jars, external_bootstrap, fetch
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def jars() -> Path:
+    # Fetch (or reuse) before anything is timed; the first run on a machine downloads ~54 MB.
+    return ensure_kafka_jars()
+
+
+def test_cached_fetch_does_not_run_maven(jars: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_maven(argv: Sequence[str], **kwargs: Any) -> None:
+        raise AssertionError(f"Maven ran although the cache is complete: {argv}")
+
+    monkeypatch.setattr(fetch, "_run", no_maven)
+    assert ensure_kafka_jars() == jars
+    assert any(p.name.startswith("kafka_2.13-") for p in jars.glob("*.jar"))
+
+
+async def test_lifecycle_topic_roundtrip_and_clean_stop(jars: Path) -> None:
+    kafka = LocalKafka()
+    kafka.start()
+    pid, data_dir = kafka.pid, kafka.data_dir
+    assert pid is not None and data_dir is not None
+    try:
+        assert kafka.bootstrap == f"127.0.0.1:{kafka.port}"
+        assert kafka.is_running() and data_dir.is_dir()
+
+        topic = f"localkafka-{uuid.uuid4().hex[:8]}"
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
+            described = await admin.describe_topics([topic])
+            assert len(described[0]["partitions"]) == 3
+        finally:
+            await admin.close()
+
+        producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
+        await producer.start()
+        try:
+            meta = await producer.send_and_wait(topic, b"hello", key=b"k1", partition=2)
+        finally:
+            await producer.stop()
+        assert meta.partition == 2
+
+        consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            tp = TopicPartition(topic, 2)
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            record = await consumer.getone()
+        finally:
+            await consumer.stop()
+        assert (record.key, record.value, record.offset) == (b"k1", b"hello", 0)
+    finally:
+        kafka.stop()
+
+    assert not kafka.is_running()
+    assert not _pid_alive(pid)
+    assert not data_dir.exists()
+    with pytest.raises(BrokerError):
+        _ = kafka.bootstrap
+    kafka.stop()  # idempotent
+
+
+def test_bad_configuration_is_a_clear_error(jars: Path) -> None:
+    kafka = LocalKafka(extra_properties={"num.io.threads": "not-a-number"})
+    with pytest.raises(BrokerError, match="num.io.threads"):
+        kafka.start()
+    assert not kafka.is_running()
+    assert kafka.data_dir is None
+
+
+def test_run_broker_cli_until_sigterm(jars: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from streams.localkafka import run_broker; run_broker()"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("Kafka broker ready at 127.0.0.1:"), line
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert out == "", "the broker's log must not reach our stdout"
+
+
+def test_external_bootstrap_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("INTERCOM_STREAM_TEST_BOOTSTRAP", raising=False)
+    assert external_bootstrap() is None
+    monkeypatch.setenv("INTERCOM_STREAM_TEST_BOOTSTRAP", " kafka.example:9092 ")
+    assert external_bootstrap() == "kafka.example:9092"
