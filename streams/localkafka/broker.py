@@ -193,7 +193,7 @@ class LocalKafka:
             java = find_java()
             began = time.monotonic()
             # Random ports can be stolen between our probe and the JVM's bind: retry on that only.
-            attempts = 1 if self._fixed_port and self._fixed_controller_port else _PORT_RETRIES
+            attempts = 1 if self._fixed_port or self._fixed_controller_port else _PORT_RETRIES
             for attempt in range(1, attempts + 1):
                 try:
                     self._start_once(java, libs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -96,10 +97,21 @@ async def test_lifecycle_topic_roundtrip_and_clean_stop(jars: Path) -> None:
 
 def test_bad_configuration_is_a_clear_error(jars: Path) -> None:
     kafka = LocalKafka(extra_properties={"num.io.threads": "not-a-number"})
-    with pytest.raises(BrokerError, match="num.io.threads"):
+    with pytest.raises(BrokerError, match=r"num\.io\.threads"):
         kafka.start()
     assert not kafka.is_running()
     assert kafka.data_dir is None
+
+
+def test_port_in_use_reports_the_broker_log(jars: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        kafka = LocalKafka(port=taken.getsockname()[1])
+        with pytest.raises(BrokerError, match="Address already in use") as err:
+            kafka.start()
+    assert "last lines of the broker's" in str(err.value)
+    assert not kafka.is_running() and kafka.data_dir is None
 
 
 def test_run_broker_cli_until_sigterm(jars: Path) -> None:
