@@ -96,6 +96,25 @@ def _tail(path: Path, lines: int = _TAIL_LINES) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+def _errors(path: Path, limit: int = 12) -> str:
+    """ERROR/FATAL log lines plus the exception message under each: the cause of a failed start is
+    usually the first of them, long before the tail, which is filled by the shutdown that follows."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    picked: list[str] = []
+    for i, line in enumerate(lines):
+        if "] ERROR " in line or "] FATAL " in line:
+            picked.append(line)
+            nxt = lines[i + 1] if i + 1 < len(lines) else ""
+            if nxt and not nxt.startswith(("[", "\tat ")):
+                picked.append("    " + nxt)
+        if len(picked) >= limit:
+            break
+    return "\n".join(picked)
+
+
 def _run_coroutine(factory: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
     """Run a coroutine to completion from sync code, even if the caller is inside an event loop."""
     # asyncio.run() refuses to nest, and start() is called from async fixtures too: use a thread.
@@ -333,6 +352,9 @@ class LocalKafka:
     def _failure(self, what: str) -> str:
         assert self.data_dir is not None
         parts = [what]
+        errors = _errors(self.data_dir / "server.log")
+        if errors:
+            parts.append(f"--- errors in the broker's server.log ---\n{errors}")
         for name in ("server.log", "stdout.log"):
             tail = _tail(self.data_dir / name)
             if tail:
