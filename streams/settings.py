@@ -70,7 +70,11 @@ class Settings(BaseSettings):
     replication_factor: int = Field(1, ge=1, description="Replication factor used when creating topics.")
     create_topics: bool = Field(True, description="Create missing topics at start-up.")
     table_store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://.")
-    web_port: int = Field(6066, ge=0, le=65535, description="Port of the worker's web server (metrics, health).")
+    web_port: int = Field(6066, ge=0, le=65535, description="Port of the worker's web server (metrics, health); 0 disables it.")
+    web_host: str = Field("0.0.0.0", description="Address the worker's web server binds to.")
+    data_dir: str = Field("/tmp/intercom-stream", description="Writable folder for Faust's worker state and RocksDB tables.")
+    consumer_session_timeout_s: float = Field(30.0, gt=0, description="Kafka consumer session timeout.")
+    commit_interval_s: float = Field(1.0, gt=0, description="How often processed offsets are committed.")
 
     # Intercom
     intercom_token: SecretStr | None = Field(None, description="Intercom access token (secret). Required.")

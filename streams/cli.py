@@ -1,0 +1,86 @@
+"""The ``intercom-stream`` command: worker, broker, emulator, publish, sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from streams.errors import IntercomStreamError
+
+app = typer.Typer(help="Deliver Segment-spec events from Kafka to Intercom.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+
+
+def _fail(error: Exception) -> None:
+    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def worker(loglevel: Annotated[str, typer.Option(help="Log level.")] = "info") -> None:
+    """Run the stream processor (the production entry point). Settings come from INTERCOM_STREAM_* variables."""
+    from streams.pipeline.worker import run_worker
+    from streams.settings import load_settings
+
+    try:
+        run_worker(load_settings(), loglevel=loglevel)
+    except IntercomStreamError as error:
+        _fail(error)
+
+
+@app.command()
+def broker(port: Annotated[int | None, typer.Option(help="Broker port (default: a free one).")] = None) -> None:
+    """Start the project's local Apache Kafka for development and run until interrupted."""
+    from streams.localkafka import run_broker
+
+    try:
+        run_broker(port)
+    except IntercomStreamError as error:
+        _fail(error)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})
+def emulator(ctx: typer.Context) -> None:
+    """Run the Intercom API emulator (--help for its options)."""
+    from streams.emulator.cli import main as emulator_main
+
+    raise typer.Exit(emulator_main(list(ctx.args)))
+
+
+@app.command()
+def publish(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Events, one JSON object per line.")],
+    bootstrap: Annotated[str, typer.Option(help="Kafka bootstrap servers.")] = "127.0.0.1:9092",
+    topic: Annotated[str, typer.Option(help="Topic to publish to.")] = "raw-events",
+) -> None:
+    """Publish events from a JSONL file, keyed by userId (anonymousId when there is none)."""
+    from streams.kafka_io import publish_lines, read_jsonl
+
+    count = asyncio.run(publish_lines(bootstrap, topic, read_jsonl(file)))
+    typer.echo(f"published {count} events to {topic} at {bootstrap}")
+
+
+@app.command()
+def sandbox(
+    events: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="JSONL events to send.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")] = False,
+) -> None:
+    """Broker + emulator + worker + events: show what reaches Intercom, then stop everything."""
+    from streams.sandbox import run_sandbox
+
+    try:
+        sys.exit(run_sandbox(events, json_output=json_output))
+    except IntercomStreamError as error:
+        _fail(error)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

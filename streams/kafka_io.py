@@ -1,0 +1,105 @@
+"""Small Kafka helpers for the commands (publish, progress, reading the dead-letter topic)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+def key_for_line(line: str) -> bytes | None:
+    """The user key the way a well-behaved producer sets it; None for lines that are not events."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(event, dict):
+        return None
+    for name in ("userId", "anonymousId"):
+        value = event.get(name)
+        if isinstance(value, str | int) and str(value).strip():
+            return str(value).strip().encode()
+    return None
+
+
+def read_jsonl(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+async def publish_lines(bootstrap: str, topic: str, lines: Iterable[str]) -> int:
+    """Publish each line as one record, keyed by user; waits for every ack."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    count = 0
+    try:
+        for line in lines:
+            await producer.send_and_wait(topic, line.encode("utf-8"), key=key_for_line(line))
+            count += 1
+    finally:
+        await producer.stop()
+    return count
+
+
+async def end_offsets(bootstrap: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p) for topic in topics for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            await consumer.topics()  # refresh metadata once
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in topics
+                for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+        return dict(await consumer.end_offsets(partitions)) if partitions else {}
+    finally:
+        await consumer.stop()
+
+
+async def group_lag(bootstrap: str, group_id: str, topics: Sequence[str]) -> int:
+    """Records of ``topics`` not yet committed by the consumer group (0 = all processed)."""
+    ends = await end_offsets(bootstrap, topics)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group_id)
+    finally:
+        await admin.close()
+    lag = 0
+    for tp, end in ends.items():
+        meta = committed.get(tp)
+        done = meta.offset if meta is not None and meta.offset >= 0 else 0
+        lag += max(0, end - done)
+    return lag
+
+
+async def read_all(bootstrap: str, topic: str) -> list[Any]:
+    """Every record currently in ``topic`` (up to the end offsets at the time of the call)."""
+    ends = {tp: off for tp, off in (await end_offsets(bootstrap, [topic])).items() if off > 0}
+    if not ends:
+        return []
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        consumer.assign(list(ends))
+        await consumer.seek_to_beginning(*ends)
+        records: list[Any] = []
+        remaining = dict(ends)
+        while remaining:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for tp, messages in batch.items():
+                for message in messages:
+                    if message.offset < ends[tp]:
+                        records.append(message)
+                    if message.offset + 1 >= ends[tp]:
+                        remaining.pop(tp, None)
+        return records
+    finally:
+        await consumer.stop()

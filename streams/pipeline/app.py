@@ -1,0 +1,178 @@
+"""The Faust app: raw-events → transform → delivery topic → sink → Intercom (and the dead-letter topic).
+
+    raw-events ─┐                      ┌─ (wrong key) → rekey topic ─┐
+                └──► transform agent ──┤                             │
+    rekey topic ───►                   └─ DeliveryRequest → delivery topic ──► sink agent ──► Intercom
+                        │                                                   │
+                        └──────────────► dead-letter topic ◄────────────────┘
+
+Records are keyed by user, so one user's requests stay in one partition, in order. The tables
+(known contacts and companies) are updated by the sink and changelogged by Faust.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from streams.deadletter import SourceRecord, dead_letter_for_delivery, dead_letter_for_input
+from streams.delivery import Executor
+from streams.delivery.retry import RetryPolicy
+from streams.errors import DeliveryError, InvalidEventError
+from streams.events import decode_raw_event, parse_event
+from streams.intercom import IntercomClient, SlidingWindowLimiter
+from streams.mapping import Operation, Plan, plan_event
+from streams.records import codec_for
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Pipeline:
+    app: faust.App
+    settings: Settings
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _source(message: Any) -> SourceRecord:
+    return SourceRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value or b"",
+        received_at_ms=_now_ms(),
+    )
+
+
+def delivery_record(plan: Plan, event: dict[str, Any], source: SourceRecord) -> dict[str, Any]:
+    import json
+
+    return {
+        "request_id": str(event.get("messageId") or f"{source.topic}/{source.partition}/{source.offset}"),
+        "user_key": plan.user_key,
+        "event_type": plan.event_type,
+        "operations": [op.to_record() for op in plan.operations],
+        "event": json.dumps(event, separators=(",", ":"), default=str),
+        "source_topic": source.topic,
+        "source_partition": source.partition,
+        "source_offset": source.offset,
+        "received_at_ms": source.received_at_ms,
+    }
+
+
+def create_pipeline(settings: Settings) -> Pipeline:
+    token = settings.require_token()
+    data_dir = Path(settings.data_dir)
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{server.strip()}" for server in settings.bootstrap_servers.split(",")],
+        store=settings.table_store,
+        datadir=str(data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        web_enabled=settings.web_port > 0,
+        web_port=settings.web_port or 6066,
+        web_host=settings.web_host,
+        broker_session_timeout=settings.consumer_session_timeout_s,
+        broker_heartbeat_interval=max(0.5, settings.consumer_session_timeout_s / 10),
+        broker_commit_interval=settings.commit_interval_s,
+        stream_recovery_delay=0.0,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        # Tables (changelogs) use JSON; our own topics carry raw bytes that we encode ourselves.
+        key_serializer="json",
+        value_serializer="json",
+    )
+    raw_channel = app.topic(settings.raw_events_topic, settings.rekey_topic, key_serializer="raw",
+                            value_serializer="raw")
+    rekey_topic = app.topic(settings.rekey_topic, key_serializer="raw", value_serializer="raw")
+    delivery_topic = app.topic(settings.delivery_topic, key_serializer="raw", value_serializer="raw")
+    dead_letter_topic = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
+
+    contacts = app.Table("known-contacts", default=None, partitions=settings.partitions)
+    companies = app.Table("known-companies", default=None, partitions=settings.partitions)
+
+    delivery_codec = codec_for("delivery_request")
+    dead_letter_codec = codec_for("dead_letter")
+    max_calls, window_s = settings.rate
+    limiters: dict[int, SlidingWindowLimiter] = {}
+    policy = RetryPolicy(max_attempts=settings.max_attempts)
+    clients: list[IntercomClient] = []
+
+    async def send_and_wait(topic: Any, key: bytes | None, value: bytes, headers: Any = None) -> None:
+        # Awaiting the broker's ack before the input offset is acked keeps delivery at-least-once.
+        pending = await topic.send(key=key, value=value, headers=headers)
+        await pending
+
+    async def dead_letter(record: dict[str, Any]) -> None:
+        log.warning("dead-lettered %s/%s@%s: %s: %s", record["source_topic"], record["source_partition"],
+                    record["source_offset"], record["reason"], record["message"])
+        key = record["user_key"].encode() if record["user_key"] else record["original_key"]
+        await send_and_wait(dead_letter_topic, key, dead_letter_codec.encode(record))
+
+    @app.agent(raw_channel, name="transform")
+    async def transform(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            source = _source(message)
+            try:
+                raw = decode_raw_event(message.value, message.headers)
+                parsed = parse_event(raw)
+            except InvalidEventError as error:
+                await dead_letter(dead_letter_for_input(source, error))
+                continue
+            user_key = parsed.user_key.encode()
+            if message.topic == settings.raw_events_topic and message.key != user_key:
+                # The producer keyed by something else: route through the re-key topic so this
+                # user's records meet in one partition (and one table shard) from here on.
+                await send_and_wait(rekey_topic, user_key, message.value, message.headers)
+                continue
+            try:
+                plan = plan_event(parsed)
+            except InvalidEventError as error:
+                await dead_letter(dead_letter_for_input(source, error, parsed.user_key, parsed.type))
+                continue
+            await send_and_wait(delivery_topic, user_key, delivery_codec.encode(delivery_record(plan, raw, source)))
+
+    def client() -> IntercomClient:
+        if not clients:
+            clients.append(IntercomClient(settings.intercom_base_url, token, settings.api_version,
+                                          timeout_s=settings.request_timeout_s))
+        return clients[0]
+
+    @app.agent(delivery_topic, name="sink")
+    async def sink(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            request = delivery_codec.decode(message.value)
+            limiter = limiters.setdefault(message.partition, SlidingWindowLimiter(max_calls, window_s))
+
+            async def call(method: str, path: str, body: Any, _limiter: SlidingWindowLimiter = limiter) -> Any:
+                await _limiter.acquire()
+                return await client().request(method, path, body)
+
+            plan = Plan(request["user_key"], request["event_type"],
+                        tuple(Operation.from_record(op) for op in request["operations"]))
+            try:
+                await Executor(call, contacts, companies, policy).execute(plan)
+            except DeliveryError as error:
+                source = SourceRecord(request["source_topic"], request["source_partition"],
+                                      request["source_offset"], request["user_key"].encode(),
+                                      request["event"].encode(), request["received_at_ms"])
+                await dead_letter(dead_letter_for_delivery(source, error, plan.user_key, plan.event_type))
+
+    @app.on_after_configured.connect
+    def _configured(app: Any, **kwargs: Any) -> None:  # pragma: no cover - log only
+        log.info("intercom-stream configured: %s → %s", settings.raw_events_topic, settings.intercom_base_url)
+
+    return Pipeline(app=app, settings=settings)

@@ -1,0 +1,24 @@
+"""Start a production worker: check settings, create or check topics, run the Faust worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+
+from streams.pipeline.app import create_pipeline
+from streams.pipeline.topics import ensure_topics
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    settings.require_token()  # fail before touching Kafka
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(ensure_topics(settings))
+    pipeline = create_pipeline(settings)
+    worker = faust.Worker(pipeline.app, loglevel=loglevel, loop=loop, redirect_stdouts=False)
+    worker.execute_from_commandline()
