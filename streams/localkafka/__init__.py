@@ -7,7 +7,9 @@ developer's own cluster instead (``INTERCOM_STREAM_TEST_BOOTSTRAP=host:port``).
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 from streams.localkafka.broker import LocalKafka, run_broker
 from streams.localkafka.fetch import KAFKA_VERSION, ensure_kafka_jars
@@ -21,10 +23,26 @@ def external_bootstrap() -> str | None:
     return value or None
 
 
+@contextlib.contextmanager
+def bootstrap_for_tests() -> Iterator[str]:
+    """Yield bootstrap servers for integration tests: the user's cluster if
+    ``INTERCOM_STREAM_TEST_BOOTSTRAP`` is set, else a fresh LocalKafka stopped on exit.
+
+    Suits a session-scoped pytest fixture: ``with bootstrap_for_tests() as bootstrap: yield bootstrap``.
+    """
+    external = external_bootstrap()
+    if external:
+        yield external
+        return
+    with LocalKafka() as kafka:
+        yield kafka.bootstrap
+
+
 __all__ = [
     "KAFKA_VERSION",
     "TEST_BOOTSTRAP_ENV",
     "LocalKafka",
+    "bootstrap_for_tests",
     "ensure_kafka_jars",
     "external_bootstrap",
     "run_broker",

@@ -17,7 +17,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.errors import BrokerError
-from streams.localkafka import LocalKafka, ensure_kafka_jars, external_bootstrap, fetch
+from streams.localkafka import (
+    LocalKafka,
+    bootstrap_for_tests,
+    ensure_kafka_jars,
+    external_bootstrap,
+    fetch,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -141,3 +147,9 @@ def test_external_bootstrap_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert external_bootstrap() is None
     monkeypatch.setenv("INTERCOM_STREAM_TEST_BOOTSTRAP", " kafka.example:9092 ")
     assert external_bootstrap() == "kafka.example:9092"
+
+
+def test_bootstrap_for_tests_prefers_the_users_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INTERCOM_STREAM_TEST_BOOTSTRAP", "kafka.example:9092")
+    with bootstrap_for_tests() as bootstrap:
+        assert bootstrap == "kafka.example:9092"
