@@ -1,0 +1,41 @@
+# intercom-stream developer commands. Needs Python 3.11+ and Java 17 + Maven (for the local Kafka).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: help install demo test test-unit lint format bench clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed ## Create .venv and install the project with its dev tools
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+demo: install ## Broker + emulator + worker + sample events: print what reached Intercom
+	$(BIN)/intercom-stream sandbox
+
+test: install ## Run the whole test suite (unit, emulator, integration on a real Kafka)
+	$(BIN)/pytest
+
+test-unit: install ## Only the fast tests that need no broker
+	$(BIN)/pytest -m "not integration"
+
+lint: install ## ruff + mypy
+	$(BIN)/ruff check streams tests
+	$(BIN)/ruff format --check streams tests
+	$(BIN)/mypy streams
+
+format: install ## Format the code
+	$(BIN)/ruff format streams tests
+	$(BIN)/ruff check --fix streams tests
+
+bench: install ## Benchmarks against the real broker and the emulator (prints a table)
+	$(BIN)/pytest tests/benchmarks -p no:randomly -s -q
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache results
