@@ -1,0 +1,5 @@
+import sys
+
+from streams.emulator.cli import main
+
+sys.exit(main())

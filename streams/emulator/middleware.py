@@ -1,0 +1,187 @@
+"""Cross-cutting Intercom behaviour for every API call: body cap, auth, rate limit, version,
+injected faults and the request log. Admin routes (/_emulator/...) bypass all of it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from streams.emulator.config import SUPPORTED_VERSIONS
+from streams.emulator.errors import error_body
+from streams.emulator.faults import Fault
+from streams.emulator.ratelimit import Decision
+from streams.emulator.runtime import Emulator
+from streams.emulator.spec import KNOWN_VERSIONS
+
+ADMIN_PREFIX = "/_emulator"
+_LOG_BODY_LIMIT = 64 * 1024
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _loggable(raw: bytes) -> Any:
+    if not raw:
+        return None
+    if len(raw) > _LOG_BODY_LIMIT:
+        return f"<{len(raw)} bytes not logged>"
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class InterceptMiddleware:
+    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+        self.app = app
+        self.emu = emulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        emu = self.emu
+        entry: dict[str, Any] = {
+            "time": emu.clock(),
+            "method": scope["method"],
+            "path": scope["path"],
+            "query": scope.get("query_string", b"").decode("latin-1"),
+            "status": 0,
+            "request_body": None,
+            "response_body": None,
+        }
+        captured: list[bytes] = []
+        decision: Decision | None = None
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                entry["status"] = message["status"]
+                if decision is not None:
+                    headers = list(message.get("headers", []))
+                    headers += [(k.lower().encode(), v.encode()) for k, v in decision.headers().items()]
+                    message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body":
+                captured.append(message.get("body", b""))
+            await send(message)
+
+        async def reply(status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+            await JSONResponse(body, status_code=status, headers=headers)(scope, receive, send_wrapper)
+
+        try:
+            try:
+                raw = await _read_body(receive, emu.config.max_body_bytes)
+            except _BodyTooLarge:
+                entry["request_body"] = "<body over size limit>"
+                limit = emu.config.max_body_bytes
+                await reply(
+                    413,
+                    error_body(
+                        "request_too_large", f"Request body is larger than the limit of {limit} bytes"
+                    ),
+                )
+                return
+            entry["request_body"] = _loggable(raw)
+
+            auth = _header(scope, b"authorization") or ""
+            scheme, _, token = auth.partition(" ")
+            token = token.strip()
+            if scheme.lower() != "bearer" or token not in emu.config.tokens:
+                await reply(401, error_body("unauthorized", "Access Token Invalid"))
+                return
+
+            decision = emu.rate_limiter.hit(token)
+            if decision is not None and not decision.allowed:
+                window = f"{emu.rate_limiter.window_s:g}_seconds"
+                await reply(
+                    429,
+                    error_body("rate_limit_exceeded", f"Exceeded rate limit of {decision.limit} in {window}"),
+                )
+                return
+
+            version = _header(scope, b"intercom-version") or emu.config.api_version
+            if version not in SUPPORTED_VERSIONS:
+                message = (
+                    f"Intercom-Version {version} is not emulated; use one of {', '.join(SUPPORTED_VERSIONS)}"
+                    if version in KNOWN_VERSIONS
+                    else "The requested version is not valid."
+                )
+                await reply(400, error_body("intercom_version_invalid", message))
+                return
+            scope.setdefault("state", {})["intercom_version"] = version
+
+            fault = emu.faults.next_fault(scope["method"], scope["path"])
+            if fault is not None:
+                if fault.kind != "slow":
+                    decision = None
+                if await self._inject(fault, scope, send_wrapper, entry):
+                    return
+
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": raw, "more_body": False}
+
+            await self.app(scope, replay, send_wrapper)
+        finally:
+            body = b"".join(captured)
+            entry["response_body"] = _loggable(body) if body else None
+            emu.log.append(entry)
+
+    async def _inject(self, fault: Fault, scope: Scope, send: Send, entry: dict[str, Any]) -> bool:
+        """Apply a fault; True if it replaced the answer. Injected answers carry no rate headers:
+        they model a gateway in front of Intercom, not Intercom itself."""
+        if fault.delay_s > 0 or fault.kind == "timeout":
+            await asyncio.sleep(fault.delay_s if fault.delay_s > 0 else 30.0)
+        if fault.kind == "slow":
+            return False
+        if fault.kind == "drop":
+            # Headers promise a body that never comes; the server then closes the connection.
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]}
+            )
+            await send({"type": "http.response.body", "body": b"{", "more_body": True})
+            entry["status"] = 0
+            return True
+        status = 504 if fault.kind == "timeout" else fault.status
+        await JSONResponse(
+            error_body("server_error" if status < 502 else "service_unavailable", "Injected fault"),
+            status_code=status,
+        )(scope, _no_body, send)
+        return True
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}

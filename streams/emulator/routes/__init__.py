@@ -1,0 +1,1 @@
+"""Intercom API routes, one module per resource."""

@@ -1,0 +1,80 @@
+"""Running the emulator with uvicorn: blocking (`run`) or in a background thread (`running_emulator`)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import uvicorn
+
+from streams.emulator.app import create_app
+from streams.emulator.config import EmulatorConfig
+
+
+def _uvicorn_config(config: EmulatorConfig, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(config),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        # Injected timeouts stall for 30 s; do not let them hold shutdown hostage.
+        timeout_graceful_shutdown=1,
+    )
+
+
+def run(
+    config: EmulatorConfig,
+    host: str = "127.0.0.1",
+    port: int = 8089,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM (uvicorn installs the handlers and shuts down gracefully)."""
+    server = uvicorn.Server(_uvicorn_config(config, host, port))
+    if on_ready is not None:
+        threading.Thread(target=_announce, args=(server, host, on_ready), daemon=True).start()
+    server.run()
+
+
+def _announce(server: uvicorn.Server, host: str, on_ready: Callable[[str], None]) -> None:
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.01)
+    on_ready(f"http://{host}:{_bound_port(server)}")
+
+
+def _bound_port(server: uvicorn.Server) -> int:
+    for srv in server.servers:
+        for sock in srv.sockets:
+            return int(sock.getsockname()[1])
+    return int(server.config.port)
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_emulator(config: EmulatorConfig, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Start uvicorn in a daemon thread, yield its base URL, stop it on exit."""
+    server = uvicorn.Server(_uvicorn_config(config, host, port or _free_port(host)))
+    # uvicorn only captures signals on the main thread, so the caller keeps its own handlers.
+    thread = threading.Thread(target=server.run, name="intercom-emulator", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the Intercom emulator failed to start")
+        time.sleep(0.01)
+    try:
+        yield f"http://{host}:{_bound_port(server)}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
