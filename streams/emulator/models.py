@@ -27,6 +27,7 @@ class Contact:
     # tag id -> applied_at; insertion order is tagging order.
     tags: dict[str, int] = field(default_factory=dict)
     company_ids: list[str] = field(default_factory=list)
+    seq: int = 0  # creation order, the tie-breaker for listings when timestamps are equal
 
 
 @dataclass

@@ -48,9 +48,10 @@ def _patch(doc: dict[str, Any]) -> dict[str, Any]:
     for name in ("create_or_update_company_request", "update_company_request", "company"):
         if name in schemas:
             edit(name)["properties"]["custom_attributes"] = {"type": "object"}
-    # §10.7: `IN []` matches both array branches of the 2.10 oneOf; accept it (anyOf).
+    # §10.7: `IN []` matches both array branches of the 2.10 oneOf; accept it (anyOf). The value is
+    # declared nullable, but OAS 3.0 `nullable` has no effect without `type`, so allow null explicitly.
     value = edit("single_filter_search_request")["properties"]["value"]
-    value["anyOf"] = value.pop("oneOf")
+    value["anyOf"] = [*value.pop("oneOf"), {"enum": [None]}]
     patched = dict(doc)
     patched["components"] = dict(doc["components"], schemas=schemas)
     return patched

@@ -52,6 +52,7 @@ class Store:
             self._index: dict[str, list[_IndexEntry]] = {}
             self._next_tag = 5_000_001
             self._next_attr = 10_001
+            self._next_seq = 0
 
     # ids ---------------------------------------------------------------
     def now(self) -> int:
@@ -62,6 +63,10 @@ class Store:
             candidate = f"{self.rng.getrandbits(96):024x}"
             if candidate not in self.contacts and candidate not in self.companies:
                 return candidate
+
+    def next_seq(self) -> int:
+        self._next_seq += 1
+        return self._next_seq
 
     def new_tag_id(self) -> str:
         self._next_tag += 1

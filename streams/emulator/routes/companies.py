@@ -97,7 +97,7 @@ async def retrieve_companies(request: Request) -> Response:
             companies = [co for co in companies if q["tag_id"] in co.tag_ids]
         if "segment_id" in q:
             companies = []  # no segments are emulated
-        return _list(request, sorted(companies, key=lambda co: (co.created_at, co.id)), page, per_page)
+        return _list(request, sorted(companies, key=lambda co: co.created_at), page, per_page)
 
 
 def _list(request: Request, companies: list[Company], page: int, per_page: int) -> Response:

@@ -107,7 +107,7 @@ async def create_contact(request: Request) -> Response:
         custom = body.get("custom_attributes") or {}
         check_custom_attributes(store, "contact", custom, auto_create=emu.config.auto_create_attributes)
         now = store.now()
-        c = Contact(id=store.new_hex_id(), role=role, created_at=now, updated_at=now)
+        c = Contact(id=store.new_hex_id(), role=role, created_at=now, updated_at=now, seq=store.next_seq())
         for key in _PROFILE_FIELDS:
             if key in body:
                 setattr(c, key, body[key])
@@ -198,7 +198,7 @@ async def list_contacts(request: Request) -> Response:
     store = ctx.store(request)
     with store.lock:
         contacts = sorted(
-            (c for c in store.contacts.values() if not c.archived), key=lambda c: (c.created_at, c.id)
+            (c for c in store.contacts.values() if not c.archived), key=lambda c: (c.created_at, c.seq)
         )
         return _list_response(request, contacts, per_page, request.query_params.get("starting_after"))
 
@@ -228,7 +228,7 @@ async def search_contacts(request: Request) -> Response:
                 key=search.sort_key(sort["field"]), reverse=sort.get("order", "descending") == "descending"
             )
         else:
-            hits.sort(key=lambda c: (c.created_at, c.id))
+            hits.sort(key=lambda c: (c.created_at, c.seq))
         paging = body.get("pagination") or {}
         return _list_response(request, hits, paging.get("per_page") or 50, paging.get("starting_after"))
 
