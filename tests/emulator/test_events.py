@@ -129,3 +129,11 @@ async def test_list_events(client: httpx.AsyncClient) -> None:
     r = await client.get("/events", params={"type": "user", "email": "nobody@x.io"})
     assert r.status_code == 404
     assert (await client.get("/events", params={"user_id": "u1"})).status_code == 400
+
+
+async def test_event_restores_an_archived_user(client: httpx.AsyncClient) -> None:
+    user = await create_user(client, external_id="u1")
+    await client.post(f"/contacts/{user['id']}/archive")
+    assert (await client.post("/events", json=event())).status_code == 202
+    r = await client.post("/contacts", json={"external_id": "u1"})
+    assert "An archived contact" not in error_of(r)[1]
