@@ -157,20 +157,16 @@ async def delete_company(request: Request) -> Response:
 
 
 async def company_contacts(request: Request) -> Response:
+    page = ctx.query_int(request, "page", 1)
+    per_page = ctx.query_int(request, "per_page", 50)
     store = ctx.store(request)
     with store.lock:
         co = _load(request, request.path_params["id"])
         contacts = [c for c in store.contacts.values() if co.id in c.company_ids]
+        chunk, pages = numbered_page(contacts, page, per_page)
         emu = ctx.emulator(request)
-        data = [render.contact(c, store, ctx.version(request), emu.config.workspace_id) for c in contacts]
-        return ctx.json(
-            {
-                "type": "list",
-                "data": data,
-                "total_count": len(data),
-                "pages": {"type": "pages", "page": 1, "per_page": max(len(data), 1), "total_pages": 1},
-            }
-        )
+        data = [render.contact(c, store, ctx.version(request), emu.config.workspace_id) for c in chunk]
+        return ctx.json({"type": "list", "data": data, "total_count": len(contacts), "pages": pages})
 
 
 def _contact_for_attach(request: Request) -> Contact:
@@ -216,18 +212,15 @@ async def detach_company(request: Request) -> Response:
 
 
 async def contact_companies(request: Request) -> Response:
+    page = ctx.query_int(request, "page", 1)
+    per_page = ctx.query_int(request, "per_page", 15)
     store = ctx.store(request)
     with store.lock:
         c = _contact_for_attach(request)
-        data = [_render(request, store.companies[i]) for i in c.company_ids if i in store.companies]
-        return ctx.json(
-            {
-                "type": "list",
-                "companies": data,
-                "total_count": len(data),
-                "pages": {"type": "pages", "page": 1, "per_page": max(len(data), 1), "total_pages": 1},
-            }
-        )
+        companies = [store.companies[i] for i in c.company_ids if i in store.companies]
+        chunk, pages = numbered_page(companies, page, per_page)
+        data = [_render(request, co) for co in chunk]
+        return ctx.json({"type": "list", "companies": data, "total_count": len(companies), "pages": pages})
 
 
 routes = [
