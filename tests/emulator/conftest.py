@@ -100,5 +100,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     stats = contract.STATS
     if stats.validated:
         print(
-            f"\ncontract: {stats.validated} emulator answers validated against the spec, {stats.skipped} skipped"
+            f"\ncontract: {stats.validated} emulator answers validated against the spec, "
+            f"{stats.skipped} skipped"
         )

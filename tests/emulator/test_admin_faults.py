@@ -25,7 +25,16 @@ async def test_request_log(client: httpx.AsyncClient) -> None:
     assert log[0]["request_body"] == {"role": "user", "external_id": "u1"}
     assert log[0]["response_body"]["external_id"] == "u1"
     assert log[1]["response_body"]["errors"][0]["code"] == "not_found"
-    assert set(log[0]) == {"seq", "time", "method", "path", "query", "status", "request_body", "response_body"}
+    assert set(log[0]) == {
+        "seq",
+        "time",
+        "method",
+        "path",
+        "query",
+        "status",
+        "request_body",
+        "response_body",
+    }
     assert TOKEN not in json.dumps(log)  # the Authorization header is never logged
     later = (await client.get("/_emulator/requests", params={"since": log[0]["seq"]})).json()["requests"]
     assert [e["seq"] for e in later] == [log[1]["seq"]]
@@ -45,7 +54,9 @@ async def test_log_is_a_ring_buffer(clock: object) -> None:
 
 async def test_state_and_reset(client: httpx.AsyncClient, emu: Emulator) -> None:
     user = await create_user(client, external_id="u1", email="a@b.c")
-    await client.post("/events", json={"event_name": "x", "created_at": 1, "user_id": "u1", "metadata": {"a": 1}})
+    await client.post(
+        "/events", json={"event_name": "x", "created_at": 1, "user_id": "u1", "metadata": {"a": 1}}
+    )
     await client.post(f"/contacts/{user['id']}/archive")
     await client.post("/companies", json={"company_id": "acme"})
     await client.post("/tags", json={"name": "VIP"})
@@ -54,7 +65,9 @@ async def test_state_and_reset(client: httpx.AsyncClient, emu: Emulator) -> None
     assert [c["id"] for c in state["contacts"]] == [user["id"]] and state["contacts"][0]["archived"] is True
     assert [c["company_id"] for c in state["companies"]] == ["acme"]
     ev = state["events"][0]
-    assert {k: ev[k] for k in ("event_name", "created_at", "user_id", "email", "intercom_user_id", "type")} == {
+    assert {
+        k: ev[k] for k in ("event_name", "created_at", "user_id", "email", "intercom_user_id", "type")
+    } == {
         "event_name": "x",
         "created_at": 1,
         "user_id": "u1",
@@ -78,7 +91,9 @@ async def test_state_and_reset(client: httpx.AsyncClient, emu: Emulator) -> None
 
 async def test_scripted_status_faults(client: httpx.AsyncClient) -> None:
     await create_user(client, external_id="u1")
-    r = await client.post("/_emulator/faults", json={"path": "/events", "method": "POST", "status": 503, "count": 3})
+    r = await client.post(
+        "/_emulator/faults", json={"path": "/events", "method": "POST", "status": 503, "count": 3}
+    )
     assert r.json()["faults"][0]["remaining"] == 3
     event = {"event_name": "x", "created_at": 1, "user_id": "u1"}
     assert (await client.get("/events", params={"type": "user", "user_id": "u1"})).status_code == 200
@@ -106,7 +121,13 @@ async def test_slow_and_timeout_kinds_in_process(client: httpx.AsyncClient) -> N
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"path": 5}, {"path": "/me", "kind": "melt"}, {"path": "/me", "count": 0}, {"path": "/me", "status": 42}],
+    [
+        {},
+        {"path": 5},
+        {"path": "/me", "kind": "melt"},
+        {"path": "/me", "count": 0},
+        {"path": "/me", "status": 42},
+    ],
 )
 async def test_bad_fault_requests(client: httpx.AsyncClient, body: dict[str, object]) -> None:
     assert (await client.post("/_emulator/faults", json=body)).status_code == 400
@@ -148,15 +169,17 @@ async def test_random_status_faults_over_http(app: Starlette, emu: Emulator) -> 
 
 
 def test_drop_and_timeout_over_a_real_socket() -> None:
-    with running_emulator(EmulatorConfig(rate_limit=0)) as base:
-        with httpx.Client(base_url=base, headers=AUTH, timeout=5) as c:
-            assert c.get("/me").status_code == 200
-            c.post("/_emulator/faults", json={"path": "/me", "kind": "drop"})
-            with pytest.raises(httpx.TransportError):
-                c.get("/me")
-            c.post("/_emulator/faults", json={"path": "/me", "kind": "timeout", "delay_s": 2})
-            with pytest.raises(httpx.ReadTimeout):
-                c.get("/me", timeout=0.2)
-            assert c.get("/me").status_code == 200
-            log = c.get("/_emulator/requests").json()["requests"]
-            assert [e["status"] for e in log][:2] == [200, 0]
+    with (
+        running_emulator(EmulatorConfig(rate_limit=0)) as base,
+        httpx.Client(base_url=base, headers=AUTH, timeout=5) as c,
+    ):
+        assert c.get("/me").status_code == 200
+        c.post("/_emulator/faults", json={"path": "/me", "kind": "drop"})
+        with pytest.raises(httpx.TransportError):
+            c.get("/me")
+        c.post("/_emulator/faults", json={"path": "/me", "kind": "timeout", "delay_s": 2})
+        with pytest.raises(httpx.ReadTimeout):
+            c.get("/me", timeout=0.2)
+        assert c.get("/me").status_code == 200
+        log = c.get("/_emulator/requests").json()["requests"]
+        assert [e["status"] for e in log][:2] == [200, 0]

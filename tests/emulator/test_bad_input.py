@@ -37,7 +37,9 @@ GARBAGE = [
 
 @pytest.mark.parametrize(("method", "path"), WRITES)
 @pytest.mark.parametrize("payload", GARBAGE)
-async def test_garbage_is_a_4xx_error_list(client: httpx.AsyncClient, method: str, path: str, payload: bytes) -> None:
+async def test_garbage_is_a_4xx_error_list(
+    client: httpx.AsyncClient, method: str, path: str, payload: bytes
+) -> None:
     r = await client.request(method, path, content=payload, headers={"Content-Type": "application/json"})
     assert 400 <= r.status_code < 500, (r.status_code, r.text)
     assert r.json()["type"] == "error.list"

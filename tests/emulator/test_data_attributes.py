@@ -34,7 +34,10 @@ async def test_conversation_model_by_version(client: httpx.AsyncClient, client16
         ({"name": "x", "model": "conversation", "data_type": "string"}, "must be either contact or company"),
         ({"name": "x", "model": "contact", "data_type": "text"}, "Data Type isn't an option"),
         ({"name": "x", "model": "contact"}, "required"),
-        ({"name": "x", "model": "contact", "data_type": "options", "options": [{"value": "a"}]}, "two options"),
+        (
+            {"name": "x", "model": "contact", "data_type": "options", "options": [{"value": "a"}]},
+            "two options",
+        ),
     ],
 )
 async def test_create_errors(client: httpx.AsyncClient, body: dict[str, Any], message: str) -> None:
@@ -45,16 +48,24 @@ async def test_create_errors(client: httpx.AsyncClient, body: dict[str, Any], me
 
 async def test_duplicate_names_across_models(client: httpx.AsyncClient) -> None:
     await create_attribute(client, "tier", "string", model="company")
-    r = await client.post("/data_attributes", json={"name": "tier", "model": "contact", "data_type": "string"})
+    r = await client.post(
+        "/data_attributes", json={"name": "tier", "model": "contact", "data_type": "string"}
+    )
     assert error_of(r) == (
         "parameter_invalid",
-        "You already have 'tier' in your company data. To save this as new people data, use a different name.",
+        "You already have 'tier' in your company data. To save this as new people data, "
+        "use a different name.",
     )
 
 
 @pytest.mark.parametrize("version", ["2.10", "2.16"])
 async def test_list_attribute_options(client: httpx.AsyncClient, version: str) -> None:
-    body = {"name": "plan", "model": "contact", "data_type": "options", "options": [{"value": "a"}, {"value": "b"}]}
+    body = {
+        "name": "plan",
+        "model": "contact",
+        "data_type": "options",
+        "options": [{"value": "a"}, {"value": "b"}],
+    }
     r = await client.post("/data_attributes", json=body, headers={"Intercom-Version": version})
     assert r.status_code == 200, r.text
     assert r.json()["options"] == ["a", "b"]
@@ -65,7 +76,9 @@ async def test_list_attribute_options(client: httpx.AsyncClient, version: str) -
 
 
 async def test_update_and_archive(client: httpx.AsyncClient) -> None:
-    r = await client.post("/data_attributes", json={"name": "tier", "model": "contact", "data_type": "string"})
+    r = await client.post(
+        "/data_attributes", json={"name": "tier", "model": "contact", "data_type": "string"}
+    )
     attr_id = r.json()["id"]
     r = await client.put(f"/data_attributes/{attr_id}", json={"description": "Plan tier"})
     assert r.json()["description"] == "Plan tier"
@@ -77,9 +90,13 @@ async def test_update_and_archive(client: httpx.AsyncClient) -> None:
     assert error_of(r) == ("parameter_invalid", "Custom attribute 'tier' does not exist")
     listed = (await client.get("/data_attributes", params={"model": "contact"})).json()["data"]
     assert "tier" not in {a["name"] for a in listed}
-    archived = (await client.get("/data_attributes", params={"model": "contact", "include_archived": "true"})).json()
+    archived = (
+        await client.get("/data_attributes", params={"model": "contact", "include_archived": "true"})
+    ).json()
     assert "tier" in {a["name"] for a in archived["data"]}
     r = await client.put(f"/data_attributes/{attr_id}", json={"archived": False})
-    assert (await client.post("/contacts", json={"external_id": "u1", "custom_attributes": {"tier": "x"}})).is_success
+    assert (
+        await client.post("/contacts", json={"external_id": "u1", "custom_attributes": {"tier": "x"}})
+    ).is_success
     r = await client.put("/data_attributes/999999", json={"archived": True})
     assert error_of(r) == ("field_not_found", "We couldn't find that data attribute to update")

@@ -53,7 +53,9 @@ async def test_names_are_normalised_and_deduplicated(client: httpx.AsyncClient, 
     for name in ("Completed.Order", "completed-order", "COMPLETED$ORDER"):
         assert (await client.post("/events", json=event(event_name=name))).status_code == 202
     assert [e.event_name for e in emu.store.events] == ["completed-order"]
-    assert (await client.post("/events", json=event(event_name="completed-order", created_at=2))).status_code == 202
+    assert (
+        await client.post("/events", json=event(event_name="completed-order", created_at=2))
+    ).status_code == 202
     assert len(emu.store.events) == 2
 
 
@@ -122,7 +124,9 @@ async def test_list_events(client: httpx.AsyncClient) -> None:
     ]
     assert body["events"][-1]["metadata"] == {"n": 1} and body["events"][0]["intercom_user_id"] == user["id"]
     summary = (
-        await client.get("/events", params={"type": "user", "intercom_user_id": user["id"], "summary": "true"})
+        await client.get(
+            "/events", params={"type": "user", "intercom_user_id": user["id"], "summary": "true"}
+        )
     ).json()
     assert summary["type"] == "event.summary"
     assert {e["name"]: e["count"] for e in summary["events"]} == {"ordered": 2, "other": 1}

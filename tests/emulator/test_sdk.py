@@ -136,7 +136,9 @@ def test_events(sdk: Intercom, base_url: str) -> None:
 def test_tags(sdk: Intercom) -> None:
     user = sdk.contacts.create(request=CreateContactRequestWithExternalId(external_id="u1"))
     sdk.companies.create_or_update(request=CreateOrUpdateCompanyRequest(company_id="acme"))
-    tag = sdk.tags.create(request=TagMultipleUsersRequest(name="VIP", users=[TagMultipleUsersRequestUsersItem(id=user.id)]))
+    tag = sdk.tags.create(
+        request=TagMultipleUsersRequest(name="VIP", users=[TagMultipleUsersRequestUsersItem(id=user.id)])
+    )
     assert tag.name == "VIP" and tag.id
     company_tag = sdk.tags.create(
         request=TagCompanyRequest(name="VIP", companies=[TagCompanyRequestCompaniesItem(company_id="acme")])

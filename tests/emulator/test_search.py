@@ -128,12 +128,17 @@ def _leaf(i: int) -> dict[str, Any]:
 
 
 async def test_group_limits(client: httpx.AsyncClient) -> None:
-    assert (await search(client, {"operator": "OR", "value": [_leaf(i) for i in range(15)]})).status_code == 200
+    assert (
+        await search(client, {"operator": "OR", "value": [_leaf(i) for i in range(15)]})
+    ).status_code == 200
     r = await search(client, {"operator": "OR", "value": [_leaf(i) for i in range(16)]})
     assert r.status_code == 400 and "at most 15" in error_of(r)[1]
     two_levels = {"operator": "AND", "value": [{"operator": "OR", "value": [_leaf(1), _leaf(2)]}]}
     assert (await search(client, two_levels)).status_code == 200
-    three = {"operator": "AND", "value": [{"operator": "OR", "value": [{"operator": "AND", "value": [_leaf(1)]}]}]}
+    three = {
+        "operator": "AND",
+        "value": [{"operator": "OR", "value": [{"operator": "AND", "value": [_leaf(1)]}]}],
+    }
     r = await search(client, three)
     assert r.status_code == 400 and "levels deep" in error_of(r)[1]
 
@@ -205,7 +210,9 @@ async def test_sort_216(client16: httpx.AsyncClient) -> None:
     )
 
 
-async def test_owner_id_search_type_per_version(client: httpx.AsyncClient, client16: httpx.AsyncClient) -> None:
+async def test_owner_id_search_type_per_version(
+    client: httpx.AsyncClient, client16: httpx.AsyncClient
+) -> None:
     await create_user(client, external_id="o", owner_id=5)
     assert await ids(client, {"field": "owner_id", "operator": "=", "value": 5}) == {"o"}
     assert await ids(client16, {"field": "owner_id", "operator": "=", "value": "5"}) == {"o"}
