@@ -91,8 +91,6 @@ def contact(c: Contact, store: Store, version: str, workspace_id: str) -> dict[s
     }
     out["location"] = {"type": "location", "country": None, "region": None, "city": None}
     out["social_profiles"] = {"type": "list", "data": []}
-    if version == "2.16":
-        out["email_verified"] = bool(c.email_verified)
     return out
 
 

@@ -3,15 +3,40 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from types import FrameType
 
 import uvicorn
 
 from streams.emulator.app import create_app
 from streams.emulator.config import EmulatorConfig
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown, so the process dies by the
+    signal; the CLI should instead finish `run()` and exit 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self._on_signal) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True  # a second Ctrl+C skips waiting for open requests
+        self.should_exit = True
 
 
 def _uvicorn_config(config: EmulatorConfig, host: str, port: int) -> uvicorn.Config:
@@ -34,7 +59,7 @@ def run(
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM (uvicorn installs the handlers and shuts down gracefully)."""
-    server = uvicorn.Server(_uvicorn_config(config, host, port))
+    server = _Server(_uvicorn_config(config, host, port))
     if on_ready is not None:
         threading.Thread(target=_announce, args=(server, host, on_ready), daemon=True).start()
     server.run()
@@ -64,7 +89,7 @@ def _free_port(host: str) -> int:
 @contextlib.contextmanager
 def running_emulator(config: EmulatorConfig, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Start uvicorn in a daemon thread, yield its base URL, stop it on exit."""
-    server = uvicorn.Server(_uvicorn_config(config, host, port or _free_port(host)))
+    server = _Server(_uvicorn_config(config, host, port or _free_port(host)))
     # uvicorn only captures signals on the main thread, so the caller keeps its own handlers.
     thread = threading.Thread(target=server.run, name="intercom-emulator", daemon=True)
     thread.start()

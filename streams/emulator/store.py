@@ -99,8 +99,16 @@ class Store:
     def reindex(self, contact: Contact, *, remove: bool = False) -> None:
         """Record the contact's new state; search sees it `search_lag_s` seconds from now."""
         snap = None if remove or contact.archived else copy.deepcopy(contact)
+        now = self.clock()
         entries = self._index.setdefault(contact.id, [])
-        entries.append(_IndexEntry(self.clock() + self.search_lag_s, snap))
+        entries.append(_IndexEntry(now + self.search_lag_s, snap))
+        # Versions older than the newest visible one can never be seen again: drop them, so
+        # frequent updates without searches do not grow the index.
+        visible = [i for i, e in enumerate(entries) if e.ready_at <= now]
+        if visible:
+            del entries[: visible[-1]]
+        if len(entries) == 1 and entries[0].snapshot is None and entries[0].ready_at <= now:
+            del self._index[contact.id]
 
     def searchable(self) -> Iterator[Contact]:
         now = self.clock()

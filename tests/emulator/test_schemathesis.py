@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import schemathesis
@@ -15,6 +16,7 @@ from starlette.routing import Match
 from streams.emulator import spec
 from streams.emulator.app import create_app
 from streams.emulator.config import EmulatorConfig
+from tests.emulator import contract
 from tests.emulator.conftest import AUTH
 
 APP = create_app(EmulatorConfig(rate_limit=0, api_version="2.10"))
@@ -58,6 +60,9 @@ for _schema in SCHEMAS.values():
 def _run(case: Any, version: str) -> None:
     response = case.call(headers={**AUTH, "Intercom-Version": version})
     case.validate_response(response, checks=[not_a_server_error])
+    # Whatever was generated, the answer must also match the spec's declared response schema.
+    path = urlsplit(response.request.url).path
+    contract.check(version, response.request.method, path, response.status_code, response.content)
 
 
 _SETTINGS = settings(

@@ -3,6 +3,7 @@ real emulator socket: it must be able to drive every pipeline flow and parse eve
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -30,6 +31,7 @@ from intercom.types import (  # noqa: E402
 
 from streams.emulator.config import EmulatorConfig  # noqa: E402
 from streams.emulator.server import running_emulator  # noqa: E402
+from tests.emulator import contract  # noqa: E402
 from tests.emulator.conftest import TOKEN  # noqa: E402
 
 
@@ -43,6 +45,12 @@ def base_url() -> Iterator[str]:
 def sdk(base_url: str) -> Iterator[Intercom]:
     httpx.post(f"{base_url}/_emulator/reset").raise_for_status()
     yield Intercom(base_url=base_url, token=TOKEN, headers={"Intercom-Version": "2.16"}, timeout=10)
+    # Every answer the SDK received must also match the spec (read back from the request log).
+    log = httpx.get(f"{base_url}/_emulator/requests").json()["requests"]
+    assert log
+    for entry in log:
+        body = b"" if entry["response_body"] is None else json.dumps(entry["response_body"]).encode()
+        contract.check("2.16", entry["method"], entry["path"], entry["status"], body)
 
 
 def test_contacts_and_search(sdk: Intercom) -> None:
