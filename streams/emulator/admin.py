@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import math
 from typing import Any
 
 from starlette.requests import Request
@@ -12,6 +12,7 @@ from starlette.routing import Route
 from streams.emulator import render
 from streams.emulator.faults import KINDS, Fault
 from streams.emulator.runtime import Emulator
+from streams.emulator.validation import loads
 
 
 def _emu(request: Request) -> Emulator:
@@ -25,7 +26,7 @@ def _bad(message: str) -> Response:
 
 async def _json(request: Request) -> Any:
     try:
-        return json.loads(await request.body() or b"{}")
+        return loads(await request.body() or b"{}")
     except ValueError:
         return None
 
@@ -78,7 +79,7 @@ async def add_fault(request: Request) -> Response:
         delay = float(body.get("delay_s", 0) or 0)
     except (TypeError, ValueError):
         return _bad("count, status and delay_s must be numbers")
-    if count < 1 or delay < 0 or not 100 <= status <= 599:
+    if count < 1 or not 0 <= delay < math.inf or not 100 <= status <= 599:
         return _bad("count must be >= 1, delay_s >= 0 and status a valid HTTP status")
     method = body.get("method")
     emu = _emu(request)
@@ -118,12 +119,15 @@ async def config(request: Request) -> Response:
             if "rate_limit" in body or "rate_window_s" in body:
                 limit = int(body.get("rate_limit", emu.rate_limiter.limit))
                 window = float(body.get("rate_window_s", emu.rate_limiter.window_s))
-                if limit < 0 or window <= 0:
+                if limit < 0 or not 0 < window < math.inf:
                     return _bad("rate_limit must be >= 0 and rate_window_s > 0")
                 emu.rate_limiter.configure(limit=limit, window_s=window)
                 emu.config.rate_limit, emu.config.rate_window_s = limit, window
             if "search_lag_s" in body:
-                emu.set_search_lag(max(float(body["search_lag_s"]), 0.0))
+                lag = float(body["search_lag_s"])
+                if not 0 <= lag < math.inf:
+                    return _bad("search_lag_s must be a finite number >= 0")
+                emu.set_search_lag(lag)
             if "fault_rate" in body:
                 rate = float(body["fault_rate"])
                 if not 0 <= rate <= 1:

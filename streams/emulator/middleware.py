@@ -4,7 +4,6 @@ injected faults and the request log. Admin routes (/_emulator/...) bypass all of
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from starlette.responses import JSONResponse
@@ -16,6 +15,7 @@ from streams.emulator.faults import Fault
 from streams.emulator.ratelimit import Decision
 from streams.emulator.runtime import Emulator
 from streams.emulator.spec import KNOWN_VERSIONS
+from streams.emulator.validation import loads
 
 ADMIN_PREFIX = "/_emulator"
 _LOG_BODY_LIMIT = 64 * 1024
@@ -48,7 +48,7 @@ def _loggable(raw: bytes) -> Any:
     if len(raw) > _LOG_BODY_LIMIT:
         return f"<{len(raw)} bytes not logged>"
     try:
-        return json.loads(raw)
+        return loads(raw)
     except ValueError:
         return raw.decode("utf-8", "replace")
 

@@ -120,7 +120,10 @@ def _type_ok(kind: str, value: Any) -> bool:
 
 def _day_bounds(ts: int) -> tuple[int, int]:
     # The emulated workspace's timezone is UTC.
-    day = dt.datetime.fromtimestamp(ts, tz=dt.UTC).date()
+    try:
+        day = dt.datetime.fromtimestamp(ts, tz=dt.UTC).date()
+    except (OverflowError, OSError, ValueError):
+        raise _bad(f"{ts} is not a valid timestamp") from None
     start = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
     return start, start + 86400
 

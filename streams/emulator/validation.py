@@ -12,12 +12,25 @@ from streams.emulator import spec
 from streams.emulator.errors import ApiError
 
 
+def _no_constants(name: str) -> Any:
+    # NaN and Infinity are not JSON; accepting them would make answers unserialisable later.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads(raw: bytes) -> Any:
+    """Strict JSON: no NaN/Infinity; pathological nesting is a parse error, not a crash."""
+    try:
+        return json.loads(raw, parse_constant=_no_constants)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def parse_json(raw: bytes) -> Any:
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        return loads(raw)
+    except ValueError:  # includes UnicodeDecodeError
         raise ApiError(
             400, "parameter_invalid", "There was a problem parsing the request body as JSON"
         ) from None

@@ -62,6 +62,21 @@ def _check_role(role: Any) -> str:
     return str(role)
 
 
+def _check_owner(body: dict[str, Any]) -> None:
+    owner = body.get("owner_id")
+    if owner is not None and not str(owner).isdigit():
+        raise ApiError(400, "parameter_invalid", "The owner specified is not a member of the workspace")
+
+
+def _set_profile(c: Contact, body: dict[str, Any]) -> None:
+    for key in _PROFILE_FIELDS:
+        if key in body:
+            setattr(c, key, body[key])
+    c.unsubscribed_from_emails = bool(c.unsubscribed_from_emails)
+    # Stored as a string; rendered as an int (2.10) or a string (2.16).
+    c.owner_id = None if c.owner_id is None else str(c.owner_id)
+
+
 def _check_email_verified(request: Request, body: dict[str, Any]) -> None:
     if "email_verified" in body and "email" not in body:
         raise ApiError(400, "parameter_invalid", "email_verified can only be set together with email")
@@ -100,6 +115,7 @@ async def create_contact(request: Request) -> Response:
     if role == "user" and not body.get("external_id") and not body.get("email"):
         raise ApiError(400, "parameter_invalid", "A user must have an email or an external_id")
     _check_email_verified(request, body)
+    _check_owner(body)
     emu = ctx.emulator(request)
     store = emu.store
     with store.lock:
@@ -108,10 +124,7 @@ async def create_contact(request: Request) -> Response:
         check_custom_attributes(store, "contact", custom, auto_create=emu.config.auto_create_attributes)
         now = store.now()
         c = Contact(id=store.new_hex_id(), role=role, created_at=now, updated_at=now, seq=store.next_seq())
-        for key in _PROFILE_FIELDS:
-            if key in body:
-                setattr(c, key, body[key])
-        c.unsubscribed_from_emails = bool(c.unsubscribed_from_emails)
+        _set_profile(c, body)
         c.custom_attributes = {k: v for k, v in custom.items() if v is not None}
         store.contacts[c.id] = c
         store.reindex(c)
@@ -127,6 +140,7 @@ async def get_contact(request: Request) -> Response:
 async def update_contact(request: Request) -> Response:
     body = await ctx.body(request)
     _check_email_verified(request, body)
+    _check_owner(body)
     emu = ctx.emulator(request)
     store = emu.store
     with store.lock:
@@ -140,10 +154,7 @@ async def update_contact(request: Request) -> Response:
         custom = body.get("custom_attributes") or {}
         check_custom_attributes(store, "contact", custom, auto_create=emu.config.auto_create_attributes)
         c.role = role
-        for key in _PROFILE_FIELDS:
-            if key in body:
-                setattr(c, key, body[key])
-        c.unsubscribed_from_emails = bool(c.unsubscribed_from_emails)
+        _set_profile(c, body)
         for key, value in custom.items():
             if value is None:
                 c.custom_attributes.pop(key, None)

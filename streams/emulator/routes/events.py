@@ -160,7 +160,10 @@ async def list_events(request: Request) -> Response:
 
 
 def _iso(ts: int) -> str:
-    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat().replace("+00:00", "Z")
+    try:
+        return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return str(ts)  # outside datetime's range; still report what was stored
 
 
 routes = [
