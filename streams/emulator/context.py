@@ -34,11 +34,16 @@ def require_version(request: Request, minimum: str) -> None:
 
 
 async def body(request: Request, *, validate: bool = True) -> Any:
-    """Parse the JSON body and validate it against this operation's request schema."""
+    """Parse the JSON body and (unless a route has checks to run first) validate it against this
+    operation's request schema."""
     data = validation.parse_json(await request.body())
     if validate:
-        validation.validate_operation_body(version(request), request.method, request.url.path, data)
+        check(request, data)
     return data
+
+
+def check(request: Request, data: Any) -> None:
+    validation.validate_operation_body(version(request), request.method, request.url.path, data)
 
 
 def json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -180,7 +180,8 @@ async def attach_company(request: Request) -> Response:
     raw = await ctx.body(request, validate=False)
     if not isinstance(raw, dict) or not raw.get("id"):
         raise ApiError(400, "parameter_not_found", "company not specified", field="id")
-    body = await ctx.body(request)
+    ctx.check(request, raw)
+    body = raw
     store = ctx.store(request)
     with store.lock:
         c = _contact_for_attach(request)

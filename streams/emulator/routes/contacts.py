@@ -228,7 +228,8 @@ async def search_contacts(request: Request) -> Response:
             "invalid_sort_order",
             f"Invalid sort order '{sort.get('order')}'. Must be one of: ascending, descending",
         )
-    body = await ctx.body(request)
+    ctx.check(request, raw)
+    body = raw
     store = ctx.store(request)
     with store.lock:
         predicate = search.compile_query(store, body["query"], version)

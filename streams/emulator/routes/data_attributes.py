@@ -69,11 +69,11 @@ async def create_attribute(request: Request) -> Response:
             validation.validate_operation_body(
                 "2.10", "POST", "/data_attributes", {**stand_in, "data_type": "string"}
             )
-            body = raw
         else:
-            body = await ctx.body(request)
+            ctx.check(request, raw)
     else:
-        body = await ctx.body(request)
+        ctx.check(request, raw)
+    body = raw
     options = _options(body.get("options"))
     if body["data_type"] == "options" and len(options) < 2:
         raise ApiError(
