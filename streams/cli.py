@@ -11,8 +11,12 @@ import typer
 
 from streams.errors import IntercomStreamError
 
-app = typer.Typer(help="Deliver Segment-spec events from Kafka to Intercom.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    help="Deliver Segment-spec events from Kafka to Intercom.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 
 
 def _fail(error: Exception) -> None:
@@ -22,7 +26,7 @@ def _fail(error: Exception) -> None:
 
 @app.command()
 def worker(loglevel: Annotated[str, typer.Option(help="Log level.")] = "info") -> None:
-    """Run the stream processor (the production entry point). Settings come from INTERCOM_STREAM_* variables."""
+    """Run the stream processor (production entry point); settings from INTERCOM_STREAM_* variables."""
     from streams.pipeline.worker import run_worker
     from streams.settings import load_settings
 
@@ -33,7 +37,9 @@ def worker(loglevel: Annotated[str, typer.Option(help="Log level.")] = "info") -
 
 
 @app.command()
-def broker(port: Annotated[int | None, typer.Option(help="Broker port (default: a free one).")] = None) -> None:
+def broker(
+    port: Annotated[int | None, typer.Option(help="Broker port (default: a free one).")] = None,
+) -> None:
     """Start the project's local Apache Kafka for development and run until interrupted."""
     from streams.localkafka import run_broker
 
@@ -43,7 +49,9 @@ def broker(port: Annotated[int | None, typer.Option(help="Broker port (default: 
         _fail(error)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+)
 def emulator(ctx: typer.Context) -> None:
     """Run the Intercom API emulator (--help for its options)."""
     from streams.emulator.cli import main as emulator_main
@@ -53,7 +61,9 @@ def emulator(ctx: typer.Context) -> None:
 
 @app.command()
 def publish(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Events, one JSON object per line.")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Events, one JSON object per line.")
+    ],
     bootstrap: Annotated[str, typer.Option(help="Kafka bootstrap servers.")] = "127.0.0.1:9092",
     topic: Annotated[str, typer.Option(help="Topic to publish to.")] = "raw-events",
 ) -> None:
@@ -66,7 +76,9 @@ def publish(
 
 @app.command()
 def sandbox(
-    events: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="JSONL events to send.")] = None,
+    events: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="JSONL events to send.")
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")] = False,
 ) -> None:
     """Broker + emulator + worker + events: show what reaches Intercom, then stop everything."""

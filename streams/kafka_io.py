@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 
 def key_for_line(line: str) -> bytes | None:
@@ -44,32 +46,46 @@ async def publish_lines(bootstrap: str, topic: str, lines: Iterable[str]) -> int
     return count
 
 
+async def partition_counts(bootstrap: str, topics: Sequence[str]) -> dict[str, int]:
+    """Partition count of each existing topic among ``topics`` (absent ones are left out)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    return {
+        t["topic"]: len(t["partitions"]) for t in described if t.get("error_code", 0) == 0 and t["partitions"]
+    }
+
+
 async def end_offsets(bootstrap: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
+    """End offset of every partition of ``topics``; raises KafkaError if a topic does not exist."""
+    counts = await partition_counts(bootstrap, topics)
+    missing = [t for t in topics if t not in counts]
+    if missing:
+        raise KafkaError(f"topics do not exist: {', '.join(missing)}")
+    partitions = [TopicPartition(topic, p) for topic in topics for p in range(counts[topic])]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(topic, p) for topic in topics for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if not partitions:
-            await consumer.topics()  # refresh metadata once
-            partitions = [
-                TopicPartition(topic, p)
-                for topic in topics
-                for p in sorted(consumer.partitions_for_topic(topic) or ())
-            ]
-        return dict(await consumer.end_offsets(partitions)) if partitions else {}
+        return dict(await consumer.end_offsets(partitions))
     finally:
         await consumer.stop()
 
 
-async def group_lag(bootstrap: str, group_id: str, topics: Sequence[str]) -> int:
-    """Records of ``topics`` not yet committed by the consumer group (0 = all processed)."""
-    ends = await end_offsets(bootstrap, topics)
+async def group_lag(bootstrap: str, group_id: str, topics: Sequence[str]) -> int | None:
+    """Records of ``topics`` not yet committed by the consumer group (0 = all processed).
+
+    None while the broker cannot tell yet (group coordinator still loading, group not created).
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
+        ends = await end_offsets(bootstrap, topics)
         committed = await admin.list_consumer_group_offsets(group_id)
+    except KafkaError:
+        return None
     finally:
         await admin.close()
     lag = 0
@@ -82,10 +98,15 @@ async def group_lag(bootstrap: str, group_id: str, topics: Sequence[str]) -> int
 
 async def read_all(bootstrap: str, topic: str) -> list[Any]:
     """Every record currently in ``topic`` (up to the end offsets at the time of the call)."""
-    ends = {tp: off for tp, off in (await end_offsets(bootstrap, [topic])).items() if off > 0}
+    try:
+        ends = {tp: off for tp, off in (await end_offsets(bootstrap, [topic])).items() if off > 0}
+    except KafkaError:
+        return []
     if not ends:
         return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         consumer.assign(list(ends))
@@ -103,3 +124,21 @@ async def read_all(bootstrap: str, topic: str) -> list[Any]:
         return records
     finally:
         await consumer.stop()
+
+
+async def wait_for_topics(bootstrap: str, topics: Sequence[str], timeout_s: float = 60.0) -> None:
+    """Wait until every topic exists (the worker creates them at start-up)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        while True:
+            existing = set(await admin.list_topics())
+            missing = [t for t in topics if t not in existing]
+            if not missing:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"topics not created within {timeout_s:.0f}s: {', '.join(missing)}")
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from streams.errors import IntercomStreamError
+from streams.settings import ENV_PREFIX, Settings
 
 
 class ChildProcessError_(IntercomStreamError):
@@ -27,13 +28,19 @@ def free_port() -> int:
 class Child:
     """One child process in its own process group, its output in ``log_path``."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, name: str, argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
+    ) -> None:
         self.name = name
         self.log_path = log_path
         self._log = log_path.open("ab")
         self.process = subprocess.Popen(
-            list(argv), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})}, start_new_session=True,
+            list(argv),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
         )
 
     def log_text(self) -> str:
@@ -45,10 +52,14 @@ class Child:
             if ready():
                 return
             if self.process.poll() is not None:
-                raise ChildProcessError_(f"{self.name} exited ({self.process.returncode}) before {what}:\n"
-                                         + self.log_text()[-3000:])
+                raise ChildProcessError_(
+                    f"{self.name} exited ({self.process.returncode}) before {what}:\n"
+                    + self.log_text()[-3000:]
+                )
             time.sleep(0.1)
-        raise ChildProcessError_(f"{self.name}: no {what} after {timeout_s:.0f}s:\n" + self.log_text()[-3000:])
+        raise ChildProcessError_(
+            f"{self.name}: no {what} after {timeout_s:.0f}s:\n" + self.log_text()[-3000:]
+        )
 
     def stop(self, timeout_s: float = 20.0, sig: int = signal.SIGTERM) -> int | None:
         if self.process.poll() is None:
@@ -69,8 +80,9 @@ def python_module(module: str, *args: str) -> list[str]:
 def start_emulator(log_path: Path, *args: str, token: str) -> tuple[Child, str]:
     """Start the Intercom emulator on a free port; returns the child and its base URL."""
     port = free_port()
-    child = Child("emulator", python_module("streams.emulator", "--port", str(port), "--token", token, *args),
-                  log_path)
+    child = Child(
+        "emulator", python_module("streams.emulator", "--port", str(port), "--token", token, *args), log_path
+    )
     child.wait_for(lambda: "listening on" in child.log_text(), 30, "listening line")
     return child, f"http://127.0.0.1:{port}"
 
@@ -87,6 +99,11 @@ def worker_env(bootstrap: str, base_url: str, token: str, data_dir: Path, **extr
     }
     env.update({f"INTERCOM_STREAM_{k.upper()}": v for k, v in extra.items()})
     return env
+
+
+def settings_from_env(env: Mapping[str, str]) -> Settings:
+    """The Settings a worker started with ``env`` will read."""
+    return Settings.model_validate({k.removeprefix(ENV_PREFIX).lower(): v for k, v in env.items()})
 
 
 def start_worker(log_path: Path, env: Mapping[str, str]) -> Child:

@@ -21,16 +21,16 @@ from rich.table import Table
 
 from streams.emulator_admin import EmulatorAdmin
 from streams.errors import IntercomStreamError
-from streams.kafka_io import group_lag, publish_lines, read_all, read_jsonl
+from streams.kafka_io import group_lag, publish_lines, read_all, read_jsonl, wait_for_topics
 from streams.localkafka import LocalKafka
-from streams.processes import start_emulator, start_worker, worker_env
+from streams.processes import settings_from_env, start_emulator, start_worker, worker_env
 from streams.records import codec_for
 from streams.settings import Settings
 
-SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - the emulator's token, not a real secret
+SANDBOX_TOKEN = "sandbox-token"
 # The workspace the sandbox pretends to be: custom attributes defined, as in a real Intercom workspace.
-SANDBOX_ATTRIBUTES = [("plan", "string", "contact"), ("plan", "string", "company")]
-DRAIN_TIMEOUT_S = 180.0
+SANDBOX_ATTRIBUTES = [("plan", "string", "contact"), ("tier", "string", "company")]
+DRAIN_TIMEOUT_S = 60.0
 
 
 def sample_events() -> Path:
@@ -47,8 +47,10 @@ async def wait_until_drained(settings: Settings, total: int, progress: Progress 
         input_lag = await group_lag(settings.bootstrap_servers, settings.app_id, inputs)
         delivery_lag = await group_lag(settings.bootstrap_servers, settings.app_id, [settings.delivery_topic])
         if progress is not None and task is not None:
-            raw_lag = await group_lag(settings.bootstrap_servers, settings.app_id, [settings.raw_events_topic])
-            progress.update(task, completed=total - raw_lag)
+            raw_lag = await group_lag(
+                settings.bootstrap_servers, settings.app_id, [settings.raw_events_topic]
+            )
+            progress.update(task, completed=total - (total if raw_lag is None else raw_lag))
         quiet_rounds = quiet_rounds + 1 if input_lag == 0 and delivery_lag == 0 else 0
         if quiet_rounds >= 2:
             return time.monotonic() - started
@@ -62,8 +64,11 @@ def decode_dead_letters(records: list[Any]) -> list[dict[str, Any]]:
     for record in records:
         letter = codec.decode(record.value)
         letter["original_value"] = letter["original_value"].decode("utf-8", errors="replace")
-        letter["original_key"] = None if letter["original_key"] is None else letter["original_key"].decode(
-            "utf-8", errors="replace")
+        letter["original_key"] = (
+            None
+            if letter["original_key"] is None
+            else letter["original_key"].decode("utf-8", errors="replace")
+        )
         out.append(letter)
     return out
 
@@ -81,14 +86,22 @@ def run_sandbox(events: Path | None, *, json_output: bool = False) -> int:
         for name, data_type, model in SANDBOX_ATTRIBUTES:
             admin.create_attribute(name, data_type, model)
         setup_calls = len(admin.requests())
-        env = worker_env(kafka.bootstrap, base_url, SANDBOX_TOKEN, workdir / "data", app_id="intercom-stream-sandbox")
-        settings = Settings(**{k.removeprefix("INTERCOM_STREAM_").lower(): v for k, v in env.items()})
+        env = worker_env(
+            kafka.bootstrap, base_url, SANDBOX_TOKEN, workdir / "data", app_id="intercom-stream-sandbox"
+        )
+        settings = settings_from_env(env)
         worker = start_worker(workdir / "worker.log", env)
         stack.callback(worker.stop)
         console.print(f"broker {kafka.bootstrap} · emulator {base_url} · worker pid {worker.process.pid}")
         started = time.monotonic()
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                      console=console, transient=True) as progress:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            console=console,
+            transient=True,
+        ) as progress:
+            asyncio.run(wait_for_topics(kafka.bootstrap, [settings.raw_events_topic]))
             asyncio.run(publish_lines(kafka.bootstrap, settings.raw_events_topic, lines))
             progress.add_task("published", total=len(lines), completed=len(lines))
             asyncio.run(wait_until_drained(settings, len(lines), progress))
@@ -97,8 +110,13 @@ def run_sandbox(events: Path | None, *, json_output: bool = False) -> int:
         state = admin.state()
         dead_letters = decode_dead_letters(asyncio.run(read_all(kafka.bootstrap, settings.dead_letter_topic)))
         if json_output:
-            print(json.dumps({"calls": calls, "dead_letters": dead_letters, "state": _public_state(state)},
-                             indent=2, default=str))
+            print(
+                json.dumps(
+                    {"calls": calls, "dead_letters": dead_letters, "state": _public_state(state)},
+                    indent=2,
+                    default=str,
+                )
+            )
         else:
             _print_report(Console(), len(lines), elapsed, calls, state, dead_letters)
     return 0
@@ -108,35 +126,69 @@ def _public_state(state: dict[str, Any]) -> dict[str, Any]:
     return {key: state.get(key, []) for key in ("contacts", "companies", "events", "tags")}
 
 
-def _print_report(console: Console, published: int, elapsed: float, calls: list[dict[str, Any]],
-                  state: dict[str, Any], dead_letters: list[dict[str, Any]]) -> None:
-    console.rule(f"{published} events → {len(calls)} Intercom calls, {len(dead_letters)} dead letters, "
-                 f"{elapsed:.1f}s")
+def _print_report(
+    console: Console,
+    published: int,
+    elapsed: float,
+    calls: list[dict[str, Any]],
+    state: dict[str, Any],
+    dead_letters: list[dict[str, Any]],
+) -> None:
+    console.rule(
+        f"{published} events → {len(calls)} Intercom calls, {len(dead_letters)} dead letters, {elapsed:.1f}s"
+    )
     table = Table("#", "call", "status", "body", title="Calls that reached Intercom", title_justify="left")
     for number, call in enumerate(calls, 1):
         body = json.dumps(call.get("request_body"), separators=(",", ":")) if call.get("request_body") else ""
         table.add_row(str(number), f"{call['method']} {call['path']}", str(call["status"]), body[:90])
     console.print(table)
-    contacts = Table("id", "role", "external_id", "email", "name", "custom_attributes", title="Contacts",
-                     title_justify="left")
+    contacts = Table(
+        "id",
+        "role",
+        "external_id",
+        "email",
+        "name",
+        "custom_attributes",
+        title="Contacts",
+        title_justify="left",
+    )
     for c in state.get("contacts", []):
-        contacts.add_row(c["id"], c.get("role", ""), str(c.get("external_id")), str(c.get("email")),
-                         str(c.get("name")), json.dumps(c.get("custom_attributes", {})))
+        contacts.add_row(
+            c["id"],
+            c.get("role", ""),
+            str(c.get("external_id")),
+            str(c.get("email")),
+            str(c.get("name")),
+            json.dumps(c.get("custom_attributes", {})),
+        )
     console.print(contacts)
-    companies = Table("id", "company_id", "name", "user_count", "custom_attributes", title="Companies",
-                      title_justify="left")
+    companies = Table(
+        "id", "company_id", "name", "user_count", "custom_attributes", title="Companies", title_justify="left"
+    )
     for c in state.get("companies", []):
-        companies.add_row(c["id"], str(c.get("company_id")), str(c.get("name")), str(c.get("user_count")),
-                          json.dumps(c.get("custom_attributes", {})))
+        companies.add_row(
+            c["id"],
+            str(c.get("company_id")),
+            str(c.get("name")),
+            str(c.get("user_count")),
+            json.dumps(c.get("custom_attributes", {})),
+        )
     console.print(companies)
     events = Table("event_name", "user_id", "created_at", "metadata", title="Events", title_justify="left")
     for e in state.get("events", []):
-        events.add_row(str(e.get("event_name")), str(e.get("user_id")), str(e.get("created_at")),
-                       json.dumps(e.get("metadata", {}))[:80])
+        events.add_row(
+            str(e.get("event_name")),
+            str(e.get("user_id")),
+            str(e.get("created_at")),
+            json.dumps(e.get("metadata", {}))[:80],
+        )
     console.print(events)
     console.print(f"Tags: {', '.join(t.get('name', '') for t in state.get('tags', [])) or 'none'}")
     letters = Table("source", "reason", "message", title="Dead letters", title_justify="left")
     for d in dead_letters:
-        letters.add_row(f"{d['source_topic']}/{d['source_partition']}@{d['source_offset']}", d["reason"],
-                        d["message"][:120])
+        letters.add_row(
+            f"{d['source_topic']}/{d['source_partition']}@{d['source_offset']}",
+            d["reason"],
+            d["message"][:120],
+        )
     console.print(letters)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from enum import Enum
+from enum import StrEnum
 from functools import cached_property
 from typing import Literal
 
@@ -22,7 +22,7 @@ ENV_PREFIX = "INTERCOM_STREAM_"
 SECRETS_DIR = "/var/run/secrets/intercom-stream"
 
 
-class Region(str, Enum):
+class Region(StrEnum):
     US = "us"
     EU = "eu"
     AU = "au"
@@ -63,16 +63,21 @@ class Settings(BaseSettings):
     raw_events_topic: str = Field("raw-events", description="Input topic of Segment-spec events.")
     delivery_topic: str = Field("intercom-requests", description="Planned Intercom requests (internal).")
     rekey_topic: str = Field(
-        "intercom-stream-rekeyed", description="Raw events re-keyed by user when the producer keyed them wrongly."
+        "intercom-stream-rekeyed",
+        description="Raw events re-keyed by user when the producer keyed them wrongly.",
     )
     dead_letter_topic: str = Field("intercom-dead-letters", description="Undeliverable events with reasons.")
     partitions: int = Field(4, ge=1, description="Partition count used when the worker creates topics.")
     replication_factor: int = Field(1, ge=1, description="Replication factor used when creating topics.")
     create_topics: bool = Field(True, description="Create missing topics at start-up.")
     table_store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://.")
-    web_port: int = Field(6066, ge=0, le=65535, description="Port of the worker's web server (metrics, health); 0 disables it.")
+    web_port: int = Field(
+        6066, ge=0, le=65535, description="Port of the worker's web server (metrics, health); 0 disables it."
+    )
     web_host: str = Field("0.0.0.0", description="Address the worker's web server binds to.")
-    data_dir: str = Field("/tmp/intercom-stream", description="Writable folder for Faust's worker state and RocksDB tables.")
+    data_dir: str = Field(
+        "/tmp/intercom-stream", description="Writable folder for Faust's worker state and RocksDB tables."
+    )
     consumer_session_timeout_s: float = Field(30.0, gt=0, description="Kafka consumer session timeout.")
     commit_interval_s: float = Field(1.0, gt=0, description="How often processed offsets are committed.")
 

@@ -1,5 +1,10 @@
 """Dead-letter records: what could not be delivered, why, and everything needed to replay it."""
 
-from streams.deadletter.records import SourceRecord, dead_letter_for_delivery, dead_letter_for_input, reason_for
+from streams.deadletter.records import (
+    SourceRecord,
+    dead_letter_for_delivery,
+    dead_letter_for_input,
+    reason_for,
+)
 
 __all__ = ["SourceRecord", "dead_letter_for_delivery", "dead_letter_for_input", "reason_for"]

@@ -24,7 +24,7 @@ ADVICE = {
     "unsupported_type": "This event type is not delivered; filter it out upstream or enable its mapping.",
     "user_not_found": "Intercom does not know this user: send identify first, then replay.",
     "contact_not_found": "No Intercom contact exists for this user yet: send identify first, then replay.",
-    "intercom_rejected": "Intercom rejected the request as invalid: fix the data (see intercom_error), then replay.",
+    "intercom_rejected": "Intercom rejected the request: fix the data (see intercom_error), then replay.",
     "retries_exhausted": "Intercom kept failing; check its status, then replay.",
     "rate_limited": "Intercom kept answering 429 for too long; lower the budget or replay later.",
     "conflict": "Intercom reports a conflicting contact; resolve the duplicate in Intercom, then replay.",

@@ -24,7 +24,9 @@ Table = MutableMapping[str, Any]
 
 
 class Executor:
-    def __init__(self, call: Call, contacts: Table, companies: Table, policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, call: Call, contacts: Table, companies: Table, policy: RetryPolicy | None = None
+    ) -> None:
         self._call = call
         self.contacts = contacts
         self.companies = companies
@@ -66,8 +68,10 @@ class Executor:
         if not matches:
             return None
         if len(matches) > 1:
-            log.warning("contact search matched %d contacts; using the external_id match, else the oldest",
-                        len(matches))
+            log.warning(
+                "contact search matched %d contacts; using the external_id match, else the oldest",
+                len(matches),
+            )
         by_external_id = [c for c in matches if ref.user_id and c.get("external_id") == ref.user_id]
         return (by_external_id or sorted(matches, key=lambda c: c.get("created_at") or 0))[0]
 
@@ -111,8 +115,10 @@ class Executor:
         if ref is not None and ref.is_lead:
             lead_id = await self.resolve_contact(user_key, ref)
             if lead_id is None:
-                raise _not_found(f"no Intercom lead is known for anonymousId {ref.anonymous_id!r}: "
-                                 "send an identify for this visitor first")
+                raise _not_found(
+                    f"no Intercom lead is known for anonymousId {ref.anonymous_id!r}: "
+                    "send an identify for this visitor first"
+                )
             body["id"] = lead_id  # Intercom addresses leads by their id only
         await self._request("POST", "/events", body)
 
@@ -137,8 +143,10 @@ class Executor:
             company_intercom_id = self._remember_company(operation.company_id, company)
         contact_id = await self.resolve_contact(user_key, operation.contact)
         if contact_id is None:
-            raise _not_found(f"no Intercom contact found for user {user_key!r} to attach company "
-                             f"{operation.company_id!r}: send an identify for this user first")
+            raise _not_found(
+                f"no Intercom contact found for user {user_key!r} to attach company "
+                f"{operation.company_id!r}: send an identify for this user first"
+            )
         await self._request("POST", f"/contacts/{contact_id}/companies", {"id": company_intercom_id})
 
     _handlers: dict[Action, Callable[[Executor, str, Operation], Awaitable[None]]] = {

@@ -52,8 +52,11 @@ async def with_retries(
         except AuthError as exc:
             # The token is wrong for every event: hold delivery rather than dead-letter everything.
             attempt -= 1
-            log.error("Intercom refused the token (%s); delivery paused, retrying in %.0fs", exc.status,
-                      policy.auth_pause_s)
+            log.error(
+                "Intercom refused the token (%s); delivery paused, retrying in %.0fs",
+                exc.status,
+                policy.auth_pause_s,
+            )
             await sleep(policy.auth_pause_s)
         except RetryableDeliveryError as exc:
             exc.attempts = attempt

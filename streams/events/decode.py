@@ -37,7 +37,9 @@ def _from_avro(value: bytes) -> dict[str, Any]:
     return {k: v for k, v in record.items() if v is not None}
 
 
-def decode_raw_event(value: bytes | None, headers: Iterable[tuple[str, bytes]] | None = None) -> dict[str, Any]:
+def decode_raw_event(
+    value: bytes | None, headers: Iterable[tuple[str, bytes]] | None = None
+) -> dict[str, Any]:
     """Decode one input record. Raises InvalidEventError(reason="unparseable") with a precise message."""
     if not value:
         raise InvalidEventError("unparseable", "empty record value (tombstone or empty message)")
@@ -47,7 +49,8 @@ def decode_raw_event(value: bytes | None, headers: Iterable[tuple[str, bytes]] |
         decoded = json.loads(value)
     except UnicodeDecodeError:
         raise InvalidEventError(
-            "unparseable", f"record is neither UTF-8 JSON nor marked as Avro (content-type {AVRO_CONTENT_TYPE})"
+            "unparseable",
+            f"record is neither UTF-8 JSON nor marked as Avro (content-type {AVRO_CONTENT_TYPE})",
         ) from None
     except ValueError as exc:
         raise InvalidEventError("unparseable", f"record is not valid JSON: {exc}") from None

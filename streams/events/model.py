@@ -84,7 +84,8 @@ def parse_event(raw: dict[str, Any]) -> SegmentEvent:
     context = _obj(raw, "context")
     properties = _obj(raw, "properties")
     integrations = _obj(raw, "integrations")
-    context_traits = context.get("traits") if isinstance(context.get("traits"), dict) else {}
+    found = context.get("traits")
+    context_traits: dict[str, Any] = found if isinstance(found, dict) else {}
     email = None
     for source in (traits, context_traits, properties):
         email = _text(source.get("email"))

@@ -58,7 +58,9 @@ def classify(status: int, body: Any, headers: Mapping[str, str], what: str) -> D
     if status == 409:
         match = _EXISTING_ID.search(message or "")
         archived = "archived" in (message or "").lower()
-        return ConflictError(text, existing_id=match.group(1) if match else None, archived=archived, **details)
+        return ConflictError(
+            text, existing_id=match.group(1) if match else None, archived=archived, **details
+        )
     if status in (404, 410):
         return NotFoundError(text, **details)
     if status == 408 or status >= 500:

@@ -316,7 +316,7 @@ class LocalKafka:
     def _format_storage(self, base: list[str], props: Path) -> None:
         # Kafka 4.1: `kafka-storage.sh format` is kafka.tools.StorageTool; --standalone makes this
         # node the sole voter of a dynamic (KIP-853) quorum and writes the voter set checkpoint.
-        argv = [*base, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props)]
+        argv = [*base, "kafka.tools.StorageTool", "format", f"--cluster-id={_cluster_id()}", "-c", str(props)]
         argv.append("--standalone")
         try:
             result = subprocess.run(

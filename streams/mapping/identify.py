@@ -17,7 +17,11 @@ CONTACT_FIELDS: tuple[Field, ...] = (
     Field("avatar", traits_paths("avatar"), as_text),
     Field("signed_up_at", traits_paths("createdAt") + traits_paths("created_at"), to_unix_seconds),
     Field("last_seen_at", traits_paths("lastSeenAt"), to_unix_seconds),
-    Field("unsubscribed_from_emails", traits_paths("unsubscribedFromEmails"), lambda v: v if v in (True, False) else None),
+    Field(
+        "unsubscribed_from_emails",
+        traits_paths("unsubscribedFromEmails"),
+        lambda v: v if v in (True, False) else None,
+    ),
 )
 
 # Traits that map to standard fields (or identity) and must never become custom attributes.
@@ -31,8 +35,12 @@ RESERVED_TRAITS = frozenset(
 
 
 def _full_name(event: SegmentEvent) -> str | None:
-    first_name = as_text(first(event, [p for k in ("firstName", "firstname", "first_name") for p in traits_paths(k)]))
-    last_name = as_text(first(event, [p for k in ("lastName", "lastname", "last_name") for p in traits_paths(k)]))
+    first_name = as_text(
+        first(event, [p for k in ("firstName", "firstname", "first_name") for p in traits_paths(k)])
+    )
+    last_name = as_text(
+        first(event, [p for k in ("lastName", "lastname", "last_name") for p in traits_paths(k)])
+    )
     return " ".join(part for part in (first_name, last_name) if part) or None
 
 
@@ -51,7 +59,7 @@ def contact_body(event: SegmentEvent) -> dict[str, Any]:
 
 
 def contact_ref(event: SegmentEvent) -> ContactRef:
-    email = as_text(first(event, traits_paths("email") + ["properties.email"]))
+    email = as_text(first(event, [*traits_paths("email"), "properties.email"]))
     return ContactRef(user_id=event.user_id, email=email, anonymous_id=event.anonymous_id)
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     UPSERT_CONTACT = "upsert_contact"  # PUT /contacts/{id} if known or found, else POST /contacts
     TRACK_EVENT = "track_event"  # POST /events
     UPSERT_COMPANY = "upsert_company"  # POST /companies (upsert by company_id)

@@ -15,7 +15,9 @@ from streams.mapping.timestamps import to_unix_seconds
 
 def _kept_as_object(value: Any) -> bool:
     """Intercom keeps two object shapes in metadata: monetary amounts and rich links."""
-    return isinstance(value, Mapping) and ({"amount", "currency"} <= value.keys() or {"url", "value"} <= value.keys())
+    return isinstance(value, Mapping) and (
+        {"amount", "currency"} <= value.keys() or {"url", "value"} <= value.keys()
+    )
 
 
 def event_metadata(properties: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from streams.errors import DeliveryError, InvalidEventError
 from streams.events import decode_raw_event, parse_event
 from streams.intercom import IntercomClient, SlidingWindowLimiter
 from streams.mapping import Operation, Plan, plan_event
+from streams.pipeline import faust_fixes
 from streams.records import codec_for
 from streams.settings import Settings
 
@@ -72,6 +73,7 @@ def delivery_record(plan: Plan, event: dict[str, Any], source: SourceRecord) -> 
 
 def create_pipeline(settings: Settings) -> Pipeline:
     token = settings.require_token()
+    faust_fixes.install()
     data_dir = Path(settings.data_dir)
     app = faust.App(
         settings.app_id,
@@ -86,6 +88,11 @@ def create_pipeline(settings: Settings) -> Pipeline:
         broker_session_timeout=settings.consumer_session_timeout_s,
         broker_heartbeat_interval=max(0.5, settings.consumer_session_timeout_s / 10),
         broker_commit_interval=settings.commit_interval_s,
+        # An event whose processing is cancelled (shutdown, rebalance) must be processed again by
+        # whoever owns the partition next, not acked: acking it would lose it.
+        stream_ack_cancelled_tasks=False,
+        # Start reading as soon as partitions are assigned: with Faust's default 3 s delay, records
+        # fetched before the seek to the committed offsets were seen to open false offset gaps.
         stream_recovery_delay=0.0,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
@@ -93,8 +100,9 @@ def create_pipeline(settings: Settings) -> Pipeline:
         key_serializer="json",
         value_serializer="json",
     )
-    raw_channel = app.topic(settings.raw_events_topic, settings.rekey_topic, key_serializer="raw",
-                            value_serializer="raw")
+    raw_channel = app.topic(
+        settings.raw_events_topic, settings.rekey_topic, key_serializer="raw", value_serializer="raw"
+    )
     rekey_topic = app.topic(settings.rekey_topic, key_serializer="raw", value_serializer="raw")
     delivery_topic = app.topic(settings.delivery_topic, key_serializer="raw", value_serializer="raw")
     dead_letter_topic = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
@@ -111,12 +119,19 @@ def create_pipeline(settings: Settings) -> Pipeline:
 
     async def send_and_wait(topic: Any, key: bytes | None, value: bytes, headers: Any = None) -> None:
         # Awaiting the broker's ack before the input offset is acked keeps delivery at-least-once.
-        pending = await topic.send(key=key, value=value, headers=headers)
-        await pending
+        await app.producer.send_and_wait(
+            topic.get_topic_name(), key, value, partition=None, timestamp=None, headers=headers
+        )
 
     async def dead_letter(record: dict[str, Any]) -> None:
-        log.warning("dead-lettered %s/%s@%s: %s: %s", record["source_topic"], record["source_partition"],
-                    record["source_offset"], record["reason"], record["message"])
+        log.warning(
+            "dead-lettered %s/%s@%s: %s: %s",
+            record["source_topic"],
+            record["source_partition"],
+            record["source_offset"],
+            record["reason"],
+            record["message"],
+        )
         key = record["user_key"].encode() if record["user_key"] else record["original_key"]
         await send_and_wait(dead_letter_topic, key, dead_letter_codec.encode(record))
 
@@ -142,12 +157,20 @@ def create_pipeline(settings: Settings) -> Pipeline:
             except InvalidEventError as error:
                 await dead_letter(dead_letter_for_input(source, error, parsed.user_key, parsed.type))
                 continue
-            await send_and_wait(delivery_topic, user_key, delivery_codec.encode(delivery_record(plan, raw, source)))
+            await send_and_wait(
+                delivery_topic, user_key, delivery_codec.encode(delivery_record(plan, raw, source))
+            )
 
     def client() -> IntercomClient:
         if not clients:
-            clients.append(IntercomClient(settings.intercom_base_url, token, settings.api_version,
-                                          timeout_s=settings.request_timeout_s))
+            clients.append(
+                IntercomClient(
+                    settings.intercom_base_url,
+                    token,
+                    settings.api_version,
+                    timeout_s=settings.request_timeout_s,
+                )
+            )
         return clients[0]
 
     @app.agent(delivery_topic, name="sink")
@@ -157,22 +180,28 @@ def create_pipeline(settings: Settings) -> Pipeline:
             request = delivery_codec.decode(message.value)
             limiter = limiters.setdefault(message.partition, SlidingWindowLimiter(max_calls, window_s))
 
-            async def call(method: str, path: str, body: Any, _limiter: SlidingWindowLimiter = limiter) -> Any:
+            async def call(
+                method: str, path: str, body: Any, _limiter: SlidingWindowLimiter = limiter
+            ) -> Any:
                 await _limiter.acquire()
                 return await client().request(method, path, body)
 
-            plan = Plan(request["user_key"], request["event_type"],
-                        tuple(Operation.from_record(op) for op in request["operations"]))
+            plan = Plan(
+                request["user_key"],
+                request["event_type"],
+                tuple(Operation.from_record(op) for op in request["operations"]),
+            )
             try:
                 await Executor(call, contacts, companies, policy).execute(plan)
             except DeliveryError as error:
-                source = SourceRecord(request["source_topic"], request["source_partition"],
-                                      request["source_offset"], request["user_key"].encode(),
-                                      request["event"].encode(), request["received_at_ms"])
+                source = SourceRecord(
+                    request["source_topic"],
+                    request["source_partition"],
+                    request["source_offset"],
+                    request["user_key"].encode(),
+                    request["event"].encode(),
+                    request["received_at_ms"],
+                )
                 await dead_letter(dead_letter_for_delivery(source, error, plan.user_key, plan.event_type))
-
-    @app.on_after_configured.connect
-    def _configured(app: Any, **kwargs: Any) -> None:  # pragma: no cover - log only
-        log.info("intercom-stream configured: %s → %s", settings.raw_events_topic, settings.intercom_base_url)
 
     return Pipeline(app=app, settings=settings)

@@ -23,7 +23,9 @@ def copartitioned_topics(settings: Settings) -> list[str]:
 
 async def ensure_topics(settings: Settings) -> dict[str, int]:
     """Create missing topics (when allowed) and return every topic's partition count."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.app_id}-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.app_id}-admin"
+    )
     await admin.start()
     try:
         wanted = [*copartitioned_topics(settings), settings.dead_letter_topic]

@@ -16,7 +16,9 @@ def test_json_event_is_decoded_and_keyed_by_user_id() -> None:
 
 def test_key_falls_back_to_anonymous_id_then_email() -> None:
     assert parse_event({"type": "track", "anonymousId": "a1", "event": "E"}).user_key == "a1"
-    assert parse_event({"type": "track", "properties": {"email": "e@x.io"}, "event": "E"}).user_key == "e@x.io"
+    assert (
+        parse_event({"type": "track", "properties": {"email": "e@x.io"}, "event": "E"}).user_key == "e@x.io"
+    )
 
 
 def test_numeric_user_ids_become_text() -> None:

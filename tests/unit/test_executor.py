@@ -56,36 +56,57 @@ def error_list(code: str, message: str) -> dict[str, Any]:
 
 
 async def test_unknown_user_is_searched_then_created_and_remembered() -> None:
-    intercom = ScriptedIntercom({"POST /contacts/search": [(200, EMPTY)], "POST /contacts": [(200, CONTACT)],
-                                 "PUT /contacts/c1": [(200, CONTACT)]})
+    intercom = ScriptedIntercom(
+        {
+            "POST /contacts/search": [(200, EMPTY)],
+            "POST /contacts": [(200, CONTACT)],
+            "PUT /contacts/c1": [(200, CONTACT)],
+        }
+    )
     contacts: dict[str, Any] = {}
     executor = Executor(intercom, contacts, {}, FAST)
     await executor.execute(plan(IDENTIFY))
     assert intercom.routes == ["POST /contacts/search", "POST /contacts"]
-    assert intercom.calls[0][2] == {"query": {"operator": "OR", "value": [
-        {"field": "external_id", "operator": "=", "value": "u1"},
-        {"field": "email", "operator": "=", "value": "a@x.io"}]}}
+    assert intercom.calls[0][2] == {
+        "query": {
+            "operator": "OR",
+            "value": [
+                {"field": "external_id", "operator": "=", "value": "u1"},
+                {"field": "email", "operator": "=", "value": "a@x.io"},
+            ],
+        }
+    }
     assert contacts == {"u1": {"id": "c1", "role": "user"}}
     await executor.execute(plan(IDENTIFY))  # known now: one PUT, no search
     assert intercom.routes[2:] == ["PUT /contacts/c1"]
 
 
 async def test_search_prefers_the_external_id_match() -> None:
-    matches = {"type": "list", "data": [
-        {"id": "old", "role": "user", "external_id": None, "email": "a@x.io", "created_at": 1},
-        {"id": "c1", "role": "user", "external_id": "u1", "email": "a@x.io", "created_at": 5}]}
-    intercom = ScriptedIntercom({"POST /contacts/search": [(200, matches)], "PUT /contacts/c1": [(200, CONTACT)]})
+    matches = {
+        "type": "list",
+        "data": [
+            {"id": "old", "role": "user", "external_id": None, "email": "a@x.io", "created_at": 1},
+            {"id": "c1", "role": "user", "external_id": "u1", "email": "a@x.io", "created_at": 5},
+        ],
+    }
+    intercom = ScriptedIntercom(
+        {"POST /contacts/search": [(200, matches)], "PUT /contacts/c1": [(200, CONTACT)]}
+    )
     contacts: dict[str, Any] = {}
     await Executor(intercom, contacts, {}, FAST).execute(plan(IDENTIFY))
     assert intercom.routes == ["POST /contacts/search", "PUT /contacts/c1"]
 
 
 async def test_conflict_on_create_updates_the_named_contact_without_searching_again() -> None:
-    intercom = ScriptedIntercom({
-        "POST /contacts/search": [(200, EMPTY)],
-        "POST /contacts": [(409, error_list("conflict", "A contact matching those details already exists with id=c9"))],
-        "PUT /contacts/c9": [(200, {**CONTACT, "id": "c9"})],
-    })
+    intercom = ScriptedIntercom(
+        {
+            "POST /contacts/search": [(200, EMPTY)],
+            "POST /contacts": [
+                (409, error_list("conflict", "A contact matching those details already exists with id=c9"))
+            ],
+            "PUT /contacts/c9": [(200, {**CONTACT, "id": "c9"})],
+        }
+    )
     contacts: dict[str, Any] = {}
     await Executor(intercom, contacts, {}, FAST).execute(plan(IDENTIFY))
     assert intercom.routes == ["POST /contacts/search", "POST /contacts", "PUT /contacts/c9"]
@@ -94,19 +115,25 @@ async def test_conflict_on_create_updates_the_named_contact_without_searching_ag
 
 async def test_archived_conflict_is_unarchived_first() -> None:
     message = "An archived contact matching those details already exists with id=c9"
-    intercom = ScriptedIntercom({
-        "POST /contacts/search": [(200, EMPTY)],
-        "POST /contacts": [(409, error_list("conflict", message))],
-        "POST /contacts/c9/unarchive": [(200, {"type": "contact", "id": "c9", "archived": False})],
-        "PUT /contacts/c9": [(200, {**CONTACT, "id": "c9"})],
-    })
+    intercom = ScriptedIntercom(
+        {
+            "POST /contacts/search": [(200, EMPTY)],
+            "POST /contacts": [(409, error_list("conflict", message))],
+            "POST /contacts/c9/unarchive": [(200, {"type": "contact", "id": "c9", "archived": False})],
+            "PUT /contacts/c9": [(200, {**CONTACT, "id": "c9"})],
+        }
+    )
     await Executor(intercom, {}, {}, FAST).execute(plan(IDENTIFY))
     assert intercom.routes[-2:] == ["POST /contacts/c9/unarchive", "PUT /contacts/c9"]
 
 
 async def test_known_contact_deleted_in_intercom_is_recreated() -> None:
-    intercom = ScriptedIntercom({"PUT /contacts/gone": [(404, error_list("not_found", "Contact Not Found"))],
-                                 "POST /contacts": [(200, CONTACT)]})
+    intercom = ScriptedIntercom(
+        {
+            "PUT /contacts/gone": [(404, error_list("not_found", "Contact Not Found"))],
+            "POST /contacts": [(200, CONTACT)],
+        }
+    )
     contacts: dict[str, Any] = {"u1": {"id": "gone", "role": "user"}}
     await Executor(intercom, contacts, {}, FAST).execute(plan(IDENTIFY))
     assert intercom.routes == ["PUT /contacts/gone", "POST /contacts"]
@@ -116,7 +143,8 @@ async def test_known_contact_deleted_in_intercom_is_recreated() -> None:
 async def test_transient_errors_are_retried_then_succeed() -> None:
     intercom = ScriptedIntercom({"POST /events": [(503, None), (502, None), (202, None)]})
     await Executor(intercom, {}, {}, FAST).execute(
-        plan({"type": "track", "userId": "u1", "event": "E", "timestamp": 1}))
+        plan({"type": "track", "userId": "u1", "event": "E", "timestamp": 1})
+    )
     assert intercom.routes == ["POST /events"] * 3
 
 
@@ -124,14 +152,19 @@ async def test_transient_errors_give_up_after_max_attempts_with_history() -> Non
     intercom = ScriptedIntercom({"POST /events": [(500, None)]})
     with pytest.raises(DeliveryError) as caught:
         await Executor(intercom, {}, {}, FAST).execute(
-            plan({"type": "track", "userId": "u1", "event": "E", "timestamp": 1}))
+            plan({"type": "track", "userId": "u1", "event": "E", "timestamp": 1})
+        )
     assert caught.value.attempts == 3 and len(intercom.calls) == 3
     assert caught.value.request is not None and caught.value.request["path"] == "/events"
 
 
 async def test_bad_request_is_not_retried() -> None:
-    intercom = ScriptedIntercom({"POST /contacts/search": [(200, EMPTY)], "POST /contacts": [
-        (400, error_list("parameter_invalid", "Custom attribute 'x' does not exist"))]})
+    intercom = ScriptedIntercom(
+        {
+            "POST /contacts/search": [(200, EMPTY)],
+            "POST /contacts": [(400, error_list("parameter_invalid", "Custom attribute 'x' does not exist"))],
+        }
+    )
     with pytest.raises(RejectedError) as caught:
         await Executor(intercom, {}, {}, FAST).execute(plan(IDENTIFY))
     assert caught.value.attempts == 1 and caught.value.status == 400
@@ -139,41 +172,61 @@ async def test_bad_request_is_not_retried() -> None:
 
 
 async def test_rate_limited_call_waits_without_spending_attempts() -> None:
-    intercom = ScriptedIntercom({"POST /events": [(429, error_list("rate_limit_exceeded", "Exceeded")),
-                                                  (429, None), (429, None), (202, None)]})
+    intercom = ScriptedIntercom(
+        {
+            "POST /events": [
+                (429, error_list("rate_limit_exceeded", "Exceeded")),
+                (429, None),
+                (429, None),
+                (202, None),
+            ]
+        }
+    )
     await Executor(intercom, {}, {}, RetryPolicy(max_attempts=1)).execute(
-        plan({"type": "track", "userId": "u1", "event": "E", "timestamp": 1}))
+        plan({"type": "track", "userId": "u1", "event": "E", "timestamp": 1})
+    )
     assert len(intercom.calls) == 4
 
 
 async def test_group_upserts_company_and_attaches_known_contact() -> None:
-    intercom = ScriptedIntercom({"POST /companies": [(200, {"type": "company", "id": "k1", "company_id": "acme"})],
-                                 "POST /contacts/c1/companies": [(200, {"type": "company", "id": "k1"})]})
+    intercom = ScriptedIntercom(
+        {
+            "POST /companies": [(200, {"type": "company", "id": "k1", "company_id": "acme"})],
+            "POST /contacts/c1/companies": [(200, {"type": "company", "id": "k1"})],
+        }
+    )
     companies: dict[str, Any] = {}
     executor = Executor(intercom, {"u1": {"id": "c1", "role": "user"}}, companies, FAST)
-    await executor.execute(plan({"type": "group", "userId": "u1", "groupId": "acme", "traits": {"name": "A"}}))
+    await executor.execute(
+        plan({"type": "group", "userId": "u1", "groupId": "acme", "traits": {"name": "A"}})
+    )
     assert intercom.routes == ["POST /companies", "POST /contacts/c1/companies"]
     assert intercom.calls[1][2] == {"id": "k1"}
     assert companies == {"acme": {"id": "k1"}}
 
 
 async def test_group_for_unknown_user_fails_with_advice() -> None:
-    intercom = ScriptedIntercom({"POST /companies": [(200, {"type": "company", "id": "k1"})],
-                                 "POST /contacts/search": [(200, EMPTY)]})
+    intercom = ScriptedIntercom(
+        {"POST /companies": [(200, {"type": "company", "id": "k1"})], "POST /contacts/search": [(200, EMPTY)]}
+    )
     with pytest.raises(NotFoundError, match="send an identify"):
-        await Executor(intercom, {}, {}, FAST).execute(plan({"type": "group", "userId": "u1", "groupId": "acme"}))
+        await Executor(intercom, {}, {}, FAST).execute(
+            plan({"type": "group", "userId": "u1", "groupId": "acme"})
+        )
 
 
 async def test_event_of_unknown_lead_fails_without_calling() -> None:
     intercom = ScriptedIntercom({})
     with pytest.raises(NotFoundError) as caught:
         await Executor(intercom, {}, {}, FAST).execute(
-            plan({"type": "track", "anonymousId": "a1", "event": "E", "timestamp": 1}))
+            plan({"type": "track", "anonymousId": "a1", "event": "E", "timestamp": 1})
+        )
     assert caught.value.reason == "contact_not_found" and intercom.calls == []
 
 
 async def test_event_of_known_lead_is_addressed_by_id() -> None:
     intercom = ScriptedIntercom({"POST /events": [(202, None)]})
     await Executor(intercom, {"a1": {"id": "L1", "role": "lead"}}, {}, FAST).execute(
-        plan({"type": "track", "anonymousId": "a1", "event": "E", "timestamp": 1}))
+        plan({"type": "track", "anonymousId": "a1", "event": "E", "timestamp": 1})
+    )
     assert intercom.calls[0][2]["id"] == "L1"

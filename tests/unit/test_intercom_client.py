@@ -27,7 +27,8 @@ def error_list(code: str, message: str) -> dict[str, object]:
 @respx.mock
 async def test_sends_auth_version_and_json() -> None:
     route = respx.post("https://api.eu.intercom.io/contacts").mock(
-        return_value=httpx.Response(200, json={"id": "c1"}, headers={"X-RateLimit-Remaining": "82"}))
+        return_value=httpx.Response(200, json={"id": "c1"}, headers={"X-RateLimit-Remaining": "82"})
+    )
     client = IntercomClient("https://api.eu.intercom.io", TOKEN, "2.10")
     assert await client.request("POST", "/contacts", {"email": "a@b.c"}) == {"id": "c1"}
     sent = route.calls.last.request
@@ -44,7 +45,11 @@ async def test_sends_auth_version_and_json() -> None:
         (429, error_list("rate_limit_exceeded", "Exceeded rate limit of 83 in 10_seconds"), RateLimitedError),
         (401, error_list("unauthorized", "Access Token Invalid"), AuthError),
         (403, error_list("api_plan_restricted", "no"), AuthError),
-        (409, error_list("conflict", "A contact matching those details already exists with id=abc123"), ConflictError),
+        (
+            409,
+            error_list("conflict", "A contact matching those details already exists with id=abc123"),
+            ConflictError,
+        ),
         (404, error_list("not_found", "User Not Found"), NotFoundError),
         (410, error_list("contact_merged", "merged"), NotFoundError),
         (408, None, RetryableDeliveryError),

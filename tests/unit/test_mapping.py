@@ -84,7 +84,12 @@ def test_track_needs_a_name() -> None:
 
 def test_group_upserts_then_attaches() -> None:
     result = plan(
-        {"type": "group", "userId": "u1", "groupId": "acme", "traits": {"name": "Acme", "employees": "12", "tier": 2}}
+        {
+            "type": "group",
+            "userId": "u1",
+            "groupId": "acme",
+            "traits": {"name": "Acme", "employees": "12", "tier": 2},
+        }
     )
     upsert, attach = result.operations
     assert upsert.action is Action.UPSERT_COMPANY

@@ -17,7 +17,8 @@ EXAMPLES = {
         "operations": [
             {"action": "upsert_company", "body": '{"company_id":"c"}', "contact": None, "company_id": "c"},
             {"action": "attach_company", "body": "{}", "company_id": "c",
-             "contact": {"user_id": "u1", "email": None, "anonymous_id": None, "lookup": "external_id_or_email"}},
+             "contact": {"user_id": "u1", "email": None, "anonymous_id": None,
+                         "lookup": "external_id_or_email"}},
         ],
         "event": '{"type":"group"}', "source_topic": "raw-events", "source_partition": 3, "source_offset": 99,
         "received_at_ms": 1_700_000_000_000,
