@@ -64,14 +64,51 @@ def publish(
     file: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="Events, one JSON object per line.")
     ],
-    bootstrap: Annotated[str, typer.Option(help="Kafka bootstrap servers.")] = "127.0.0.1:9092",
+    bootstrap: Annotated[
+        str | None,
+        typer.Option(help="Kafka bootstrap servers (default: INTERCOM_STREAM_BOOTSTRAP_SERVERS)."),
+    ] = None,
     topic: Annotated[str, typer.Option(help="Topic to publish to.")] = "raw-events",
 ) -> None:
-    """Publish events from a JSONL file, keyed by userId (anonymousId when there is none)."""
-    from streams.kafka_io import publish_lines, read_jsonl
+    """Publish events from a JSONL file, keyed by userId (anonymousId when there is none).
 
-    count = asyncio.run(publish_lines(bootstrap, topic, read_jsonl(file)))
-    typer.echo(f"published {count} events to {topic} at {bootstrap}")
+    TLS/SASL settings come from the INTERCOM_STREAM_* variables, as for the worker."""
+    from streams.kafka_io import publish_lines, read_jsonl
+    from streams.kafka_security import aiokafka_security, check_connection
+    from streams.settings import load_settings
+
+    try:
+        settings = load_settings(**({"bootstrap_servers": bootstrap} if bootstrap else {}))
+        asyncio.run(check_connection(settings))
+        security = aiokafka_security(settings)
+        count = asyncio.run(
+            publish_lines(settings.bootstrap_servers, topic, read_jsonl(file), security=security)
+        )
+    except IntercomStreamError as error:
+        _fail(error)
+    typer.echo(f"published {count} events to {topic} at {settings.bootstrap_servers}")
+
+
+topics_app = typer.Typer(help="Manage the worker's Kafka topics.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create missing topics and check co-partitioning, then exit (the Helm chart's topics Job)."""
+    import logging
+
+    from streams.pipeline.topics import ensure_topics
+    from streams.settings import load_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(create_topics=True)
+        counts = asyncio.run(ensure_topics(settings))
+    except IntercomStreamError as error:
+        _fail(error)
+    for name, count in counts.items():
+        typer.echo(f"{name}: {count} partitions")
 
 
 @app.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,13 @@ def read_jsonl(path: Path) -> list[str]:
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-async def publish_lines(bootstrap: str, topic: str, lines: Iterable[str]) -> int:
+async def publish_lines(
+    bootstrap: str, topic: str, lines: Iterable[str], *, security: Mapping[str, Any] | None = None
+) -> int:
     """Publish each line as one record, keyed by user; waits for every ack."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, **(security or {})
+    )
     await producer.start()
     count = 0
     try:
@@ -46,9 +50,11 @@ async def publish_lines(bootstrap: str, topic: str, lines: Iterable[str]) -> int
     return count
 
 
-async def partition_counts(bootstrap: str, topics: Sequence[str]) -> dict[str, int]:
+async def partition_counts(
+    bootstrap: str, topics: Sequence[str], *, security: Mapping[str, Any] | None = None
+) -> dict[str, int]:
     """Partition count of each existing topic among ``topics`` (absent ones are left out)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or {}))
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics))
@@ -59,14 +65,16 @@ async def partition_counts(bootstrap: str, topics: Sequence[str]) -> dict[str, i
     }
 
 
-async def end_offsets(bootstrap: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
+async def end_offsets(
+    bootstrap: str, topics: Sequence[str], *, security: Mapping[str, Any] | None = None
+) -> dict[TopicPartition, int]:
     """End offset of every partition of ``topics``; raises KafkaError if a topic does not exist."""
-    counts = await partition_counts(bootstrap, topics)
+    counts = await partition_counts(bootstrap, topics, security=security)
     missing = [t for t in topics if t not in counts]
     if missing:
         raise KafkaError(f"topics do not exist: {', '.join(missing)}")
     partitions = [TopicPartition(topic, p) for topic in topics for p in range(counts[topic])]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **(security or {}))
     await consumer.start()
     try:
         return dict(await consumer.end_offsets(partitions))
@@ -74,15 +82,17 @@ async def end_offsets(bootstrap: str, topics: Sequence[str]) -> dict[TopicPartit
         await consumer.stop()
 
 
-async def group_lag(bootstrap: str, group_id: str, topics: Sequence[str]) -> int | None:
+async def group_lag(
+    bootstrap: str, group_id: str, topics: Sequence[str], *, security: Mapping[str, Any] | None = None
+) -> int | None:
     """Records of ``topics`` not yet committed by the consumer group (0 = all processed).
 
     None while the broker cannot tell yet (group coordinator still loading, group not created).
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or {}))
     await admin.start()
     try:
-        ends = await end_offsets(bootstrap, topics)
+        ends = await end_offsets(bootstrap, topics, security=security)
         committed = await admin.list_consumer_group_offsets(group_id)
     except KafkaError:
         return None
@@ -96,16 +106,23 @@ async def group_lag(bootstrap: str, group_id: str, topics: Sequence[str]) -> int
     return lag
 
 
-async def read_all(bootstrap: str, topic: str) -> list[Any]:
+async def read_all(bootstrap: str, topic: str, *, security: Mapping[str, Any] | None = None) -> list[Any]:
     """Every record currently in ``topic`` (up to the end offsets at the time of the call)."""
     try:
-        ends = {tp: off for tp, off in (await end_offsets(bootstrap, [topic])).items() if off > 0}
+        ends = {
+            tp: off
+            for tp, off in (await end_offsets(bootstrap, [topic], security=security)).items()
+            if off > 0
+        }
     except KafkaError:
         return []
     if not ends:
         return []
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **(security or {}),
     )
     await consumer.start()
     try:
@@ -126,10 +143,16 @@ async def read_all(bootstrap: str, topic: str) -> list[Any]:
         await consumer.stop()
 
 
-async def wait_for_topics(bootstrap: str, topics: Sequence[str], timeout_s: float = 60.0) -> None:
+async def wait_for_topics(
+    bootstrap: str,
+    topics: Sequence[str],
+    timeout_s: float = 60.0,
+    *,
+    security: Mapping[str, Any] | None = None,
+) -> None:
     """Wait until every topic exists (the worker creates them at start-up)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or {}))
     await admin.start()
     try:
         while True:

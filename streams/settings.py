@@ -80,6 +80,25 @@ class Settings(BaseSettings):
     )
     consumer_session_timeout_s: float = Field(30.0, gt=0, description="Kafka consumer session timeout.")
     commit_interval_s: float = Field(1.0, gt=0, description="How often processed offsets are committed.")
+    # Kafka connection security (every Kafka client of the project): see docs/connecting-to-kafka.md.
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka security protocol: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="Kafka SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."
+    )
+    sasl_username: str | None = Field(None, description="Kafka SASL user name.")
+    sasl_password: SecretStr | None = Field(None, description="Kafka SASL password (secret).")
+    ssl_cafile: str | None = Field(None, description="PEM CA bundle verifying the brokers (else system CAs).")
+    ssl_certfile: str | None = Field(None, description="PEM client certificate for mutual TLS.")
+    ssl_keyfile: str | None = Field(None, description="PEM private key of the client certificate.")
+    ssl_check_hostname: bool = Field(True, description="Verify broker certificates match their host names.")
+    kafka_connect_timeout_s: float = Field(
+        20.0, gt=0, description="Start-up checks give up on unreachable brokers after this many seconds."
+    )
+    consumer_auto_offset_reset: Literal["earliest", "latest"] = Field(
+        "earliest", description="Where a consumer group without committed offsets starts."
+    )
 
     # Intercom
     intercom_token: SecretStr | None = Field(None, description="Intercom access token (secret). Required.")

@@ -11,8 +11,9 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-from streams.localkafka.broker import LocalKafka, run_broker
+from streams.localkafka.broker import LocalKafka, SaslSslConfig, run_broker
 from streams.localkafka.fetch import KAFKA_VERSION, ensure_kafka_jars
+from streams.localkafka.tls import TestCertificates, make_test_certificates
 
 TEST_BOOTSTRAP_ENV = "INTERCOM_STREAM_TEST_BOOTSTRAP"
 
@@ -42,8 +43,11 @@ __all__ = [
     "KAFKA_VERSION",
     "TEST_BOOTSTRAP_ENV",
     "LocalKafka",
+    "SaslSslConfig",
+    "TestCertificates",
     "bootstrap_for_tests",
     "ensure_kafka_jars",
     "external_bootstrap",
+    "make_test_certificates",
     "run_broker",
 ]

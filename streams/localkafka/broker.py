@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, TypeVar
@@ -149,6 +150,56 @@ async def _probe(bootstrap: str, timeout_s: float) -> int:
             await admin.close()
 
 
+@dataclass(frozen=True)
+class SaslSslConfig:
+    """A second listener, ``SASL_SSL://127.0.0.1:PORT``, next to the PLAINTEXT one (which stays the
+    inter-broker listener and the one :attr:`LocalKafka.bootstrap` names).
+
+    ``users`` (name → password) get SCRAM credentials for each of ``mechanisms`` at storage format
+    time, with Kafka's own tooling (``kafka-storage format --add-scram``). The broker's key and
+    certificate are PEM files (``ssl.keystore.type=PEM``); ``client_cafile`` with
+    ``client_auth="required"`` makes it demand client certificates (mutual TLS) signed by that CA.
+    """
+
+    certfile: Path
+    keyfile: Path
+    users: Mapping[str, str] = field(default_factory=dict)
+    mechanisms: tuple[str, ...] = ("SCRAM-SHA-512",)
+    client_cafile: Path | None = None
+    client_auth: str = "none"
+    port: int | None = None
+
+    def listener_properties(self, port: int) -> dict[str, str]:
+        prefix = "listener.name.sasl_ssl."
+        props = {
+            f"{prefix}sasl.enabled.mechanisms": ",".join(self.mechanisms),
+            f"{prefix}ssl.keystore.type": "PEM",
+            f"{prefix}ssl.keystore.certificate.chain": _pem_value(self.certfile),
+            f"{prefix}ssl.keystore.key": _pem_value(self.keyfile),
+            f"{prefix}ssl.client.auth": self.client_auth,
+        }
+        for mechanism in self.mechanisms:
+            props[f"{prefix}{mechanism.lower()}.sasl.jaas.config"] = (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            )
+        if self.client_cafile is not None:
+            props[f"{prefix}ssl.truststore.type"] = "PEM"
+            props[f"{prefix}ssl.truststore.certificates"] = _pem_value(self.client_cafile)
+        return props
+
+    def scram_arguments(self) -> list[str]:
+        args: list[str] = []
+        for mechanism in self.mechanisms:
+            for name, password in self.users.items():
+                args += ["--add-scram", f"{mechanism}=[name={name},password={password}]"]
+        return args
+
+
+def _pem_value(path: Path) -> str:
+    # A properties-file value on one line: Java's Properties turns each "\n" back into a newline.
+    return "\\n".join(Path(path).read_text().strip().splitlines())
+
+
 class LocalKafka:
     """A single-node Kafka 4.x (KRaft) on 127.0.0.1, in its own temp dir and process group.
 
@@ -167,7 +218,10 @@ class LocalKafka:
         cache_dir: Path | None = None,
         start_timeout: float = START_TIMEOUT_S,
         stop_timeout: float = STOP_TIMEOUT_S,
+        sasl_ssl: SaslSslConfig | None = None,
     ) -> None:
+        self.sasl_ssl = sasl_ssl
+        self.sasl_ssl_port: int | None = None
         self._fixed_port = port
         self._fixed_controller_port = controller_port
         self.auto_create_topics = auto_create_topics
@@ -191,6 +245,14 @@ class LocalKafka:
         if self.port is None or not self.is_running():
             raise BrokerError("LocalKafka is not running: call start() or use it as a context manager")
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_ssl_bootstrap(self) -> str:
+        """``127.0.0.1:PORT`` of the SASL_SSL listener (when configured); only valid while started."""
+        if self.sasl_ssl is None or self.sasl_ssl_port is None:
+            raise BrokerError("LocalKafka has no SASL_SSL listener: pass sasl_ssl=SaslSslConfig(...)")
+        self.bootstrap  # noqa: B018 - raises when not running
+        return f"127.0.0.1:{self.sasl_ssl_port}"
 
     @property
     def pid(self) -> int | None:
@@ -255,6 +317,9 @@ class LocalKafka:
             free = _free_ports(2)
             self.port = self._fixed_port or free[0]
             self.controller_port = self._fixed_controller_port or next(p for p in free if p != self.port)
+        if self.sasl_ssl is not None:
+            taken = {self.port, self.controller_port}
+            self.sasl_ssl_port = self.sasl_ssl.port or next(p for p in _free_ports(3) if p not in taken)
         self.data_dir = Path(tempfile.mkdtemp(prefix="intercom-stream-kafka-"))
         atexit.register(self._atexit_cleanup)
         try:
@@ -309,8 +374,15 @@ class LocalKafka:
             "log.cleaner.dedupe.buffer.size": str(4 * 1024 * 1024),
             "log.segment.bytes": str(16 * 1024 * 1024),
             "log.retention.hours": "24",
-            **self.extra_properties,
         }
+        if self.sasl_ssl is not None:
+            listener = f"SASL_SSL://127.0.0.1:{self.sasl_ssl_port}"
+            props["listeners"] += f",{listener}"
+            props["advertised.listeners"] += f",{listener}"
+            props["listener.security.protocol.map"] += ",SASL_SSL:SASL_SSL"
+            props["sasl.enabled.mechanisms"] = ",".join(self.sasl_ssl.mechanisms)
+            props.update(self.sasl_ssl.listener_properties(self.sasl_ssl_port or 0))
+        props.update(self.extra_properties)
         return "".join(f"{k}={v}\n" for k, v in props.items())
 
     def _format_storage(self, base: list[str], props: Path) -> None:
@@ -318,6 +390,8 @@ class LocalKafka:
         # node the sole voter of a dynamic (KIP-853) quorum and writes the voter set checkpoint.
         argv = [*base, "kafka.tools.StorageTool", "format", f"--cluster-id={_cluster_id()}", "-c", str(props)]
         argv.append("--standalone")
+        if self.sasl_ssl is not None:
+            argv += self.sasl_ssl.scram_arguments()
         try:
             result = subprocess.run(
                 argv,

@@ -26,6 +26,7 @@ from streams.delivery.retry import RetryPolicy
 from streams.errors import DeliveryError, InvalidEventError
 from streams.events import decode_raw_event, parse_event
 from streams.intercom import IntercomClient, SlidingWindowLimiter
+from streams.kafka_security import faust_security
 from streams.mapping import Operation, Plan, plan_event
 from streams.pipeline import faust_fixes
 from streams.records import codec_for
@@ -94,7 +95,8 @@ def create_pipeline(settings: Settings) -> Pipeline:
         # Start reading as soon as partitions are assigned: with Faust's default 3 s delay, records
         # fetched before the seek to the committed offsets were seen to open false offset gaps.
         stream_recovery_delay=0.0,
-        consumer_auto_offset_reset="earliest",
+        consumer_auto_offset_reset=settings.consumer_auto_offset_reset,
+        **faust_security(settings),  # TLS / SASL (streams.kafka_security)
         producer_acks=-1,
         # Tables (changelogs) use JSON; our own topics carry raw bytes that we encode ourselves.
         key_serializer="json",

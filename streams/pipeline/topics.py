@@ -7,11 +7,14 @@ the sink updates tables that the transform of the same partition number reads.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.errors import ConfigurationError
+from streams.kafka_security import aiokafka_security, check_connection
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,20 +24,27 @@ def copartitioned_topics(settings: Settings) -> list[str]:
     return [settings.raw_events_topic, settings.rekey_topic, settings.delivery_topic]
 
 
-async def ensure_topics(settings: Settings) -> dict[str, int]:
-    """Create missing topics (when allowed) and return every topic's partition count."""
+async def ensure_topics(settings: Settings, *, check_offsets: bool = False) -> dict[str, int]:
+    """Create missing topics (when allowed) and return every topic's partition count.
+
+    With ``check_offsets``, also log where the consumer group starts (see :func:`log_start_positions`).
+    """
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.app_id}-admin"
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=f"{settings.app_id}-admin",
+        request_timeout_ms=int(settings.kafka_connect_timeout_s * 1000),
+        **aiokafka_security(settings),
     )
-    await admin.start()
+    await _start_admin(admin, settings)
     try:
         wanted = [*copartitioned_topics(settings), settings.dead_letter_topic]
         counts = await _partition_counts(admin, wanted)
         missing = [name for name in wanted if name not in counts]
         if missing and not settings.create_topics:
             raise ConfigurationError(
-                f"topics missing: {', '.join(missing)}; create them (same partition count for "
-                f"{', '.join(copartitioned_topics(settings))}) or set INTERCOM_STREAM_CREATE_TOPICS=true"
+                f"topics missing: {', '.join(missing)}; create them with `intercom-stream topics create` "
+                "(the Helm chart's topicsJob runs it), or yourself with the same partition count for "
+                f"{', '.join(copartitioned_topics(settings))}, or set INTERCOM_STREAM_CREATE_TOPICS=true"
             )
         if missing:
             # New co-partitioned topics follow the input topic when it already exists.
@@ -49,7 +59,12 @@ async def ensure_topics(settings: Settings) -> dict[str, int]:
             raise ConfigurationError(
                 "co-partitioning required: these topics must have the same partition count, but have "
                 + ", ".join(f"{name}={count}" for name, count in sizes.items())
+                + " (records of one user must meet in the same partition number of each topic, where the "
+                "sink updates the tables the transform reads); refusing to start: recreate or grow the "
+                "smaller topics (kafka-topics --alter --partitions) to the same count"
             )
+        if check_offsets:
+            await log_start_positions(admin, settings)
         return counts
     finally:
         await admin.close()
@@ -62,3 +77,44 @@ async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dic
         if topic.get("error_code", 0) == 0 and topic.get("partitions"):
             counts[topic["topic"]] = len(topic["partitions"])
     return counts
+
+
+async def _start_admin(admin: AIOKafkaAdminClient, settings: Settings) -> None:
+    """Check the connection first (a clear message naming the setting to fix), then start the admin
+    client within ``kafka_connect_timeout_s``."""
+    await check_connection(settings)
+    try:
+        await asyncio.wait_for(admin.start(), settings.kafka_connect_timeout_s)
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            await admin.close()
+        raise ConfigurationError(
+            f"cannot connect to Kafka at {settings.bootstrap_servers}: {exc!r}; check "
+            "INTERCOM_STREAM_BOOTSTRAP_SERVERS and INTERCOM_STREAM_SECURITY_PROTOCOL"
+        ) from None
+
+
+async def log_start_positions(admin: AIOKafkaAdminClient, settings: Settings) -> None:
+    """Log, per input topic, whether the consumer group resumes from committed offsets or starts from
+    the configured policy (first start: no committed offsets)."""
+    try:
+        committed = await admin.list_consumer_group_offsets(settings.app_id)
+    except Exception as exc:  # informational only: never block start-up on it
+        log.info("could not read committed offsets of consumer group %s: %s", settings.app_id, exc)
+        return
+    inputs = [settings.raw_events_topic, settings.rekey_topic, settings.delivery_topic]
+    have = {tp.topic for tp, meta in committed.items() if meta is not None and meta.offset >= 0}
+    absent = [topic for topic in inputs if topic not in have]
+    policy = settings.consumer_auto_offset_reset
+    if absent:
+        log.info(
+            "consumer group %s has no committed offsets for %s (first start): starting from the %s offsets "
+            "(INTERCOM_STREAM_CONSUMER_AUTO_OFFSET_RESET=%s)",
+            settings.app_id,
+            ", ".join(absent),
+            policy,
+            policy,
+        )
+    resumed = [topic for topic in inputs if topic in have]
+    if resumed:
+        log.info("consumer group %s resumes %s from committed offsets", settings.app_id, ", ".join(resumed))

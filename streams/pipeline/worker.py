@@ -7,6 +7,7 @@ import logging
 
 import faust
 
+from streams.kafka_security import describe as describe_security
 from streams.pipeline.app import create_pipeline
 from streams.pipeline.topics import ensure_topics
 from streams.settings import Settings
@@ -18,7 +19,10 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     settings.require_token()  # fail before touching Kafka
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    loop.run_until_complete(ensure_topics(settings))
+    # Start-up checks before consuming anything: connection and credentials, topics, co-partitioning,
+    # where the consumer group starts. Each failure is a ConfigurationError naming the setting to fix.
+    log.info("connecting to Kafka at %s (%s)", settings.bootstrap_servers, describe_security(settings))
+    loop.run_until_complete(ensure_topics(settings, check_offsets=True))
     pipeline = create_pipeline(settings)
     worker = faust.Worker(pipeline.app, loglevel=loglevel, loop=loop, redirect_stdouts=False)
     worker.execute_from_commandline()
