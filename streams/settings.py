@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     rate_limit: str = Field("83/10s", description="Per-partition request budget, 'N/Ss'.")
     request_timeout_s: float = Field(10.0, gt=0, description="Timeout of one Intercom call.")
     max_attempts: int = Field(5, ge=1, description="Attempts for transient failures before dead-lettering.")
+    log_format: Literal["json", "console", "auto"] = Field(
+        "auto", description="Log lines: json, console (readable), or auto (json when stdout is not a TTY)."
+    )
 
     @field_validator("rate_limit")
     @classmethod

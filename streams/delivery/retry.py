@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from streams.errors import AuthError, DeliveryError, RateLimitedError, RetryableDeliveryError
+from streams.observability import metrics
+from streams.observability.health import HEALTH
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,6 +54,7 @@ async def with_retries(
         except AuthError as exc:
             # The token is wrong for every event: hold delivery rather than dead-letter everything.
             attempt -= 1
+            HEALTH.token_refused(exc.status)  # /health/ready goes red until a call succeeds again
             log.error(
                 "Intercom refused the token (%s); delivery paused, retrying in %.0fs",
                 exc.status,
@@ -62,6 +65,7 @@ async def with_retries(
             exc.attempts = attempt
             if attempt >= policy.max_attempts:
                 raise
+            metrics.retry()
             await sleep(policy.backoff(attempt))
         except DeliveryError as exc:
             exc.attempts = attempt

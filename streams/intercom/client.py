@@ -9,6 +9,7 @@ import httpx
 
 from streams.errors import RetryableDeliveryError
 from streams.intercom.responses import classify
+from streams.observability.metrics import observe_request
 
 USER_AGENT = "intercom-stream/0.1"
 
@@ -45,6 +46,7 @@ class IntercomClient:
         )
         self.last_rate_headers: dict[str, str] = {}
 
+    @observe_request  # metrics: requests, latency, in-flight, 429s; clears the auth pause on success
     async def request(self, method: str, path: str, body: Any = None) -> Any:
         what = f"{method} {path}"
         try:
@@ -55,6 +57,7 @@ class IntercomClient:
             raise RetryableDeliveryError(f"Intercom did not answer in time ({what})") from None
         except httpx.TransportError as exc:
             raise RetryableDeliveryError(f"could not reach Intercom: {type(exc).__name__} ({what})") from None
+        self.last_status = response.status_code
         self.last_rate_headers = {
             k: v for k, v in response.headers.items() if k.lower().startswith("x-ratelimit-")
         }

@@ -28,6 +28,7 @@ from streams.events import decode_raw_event, parse_event
 from streams.intercom import IntercomClient, SlidingWindowLimiter
 from streams.kafka_security import faust_security
 from streams.mapping import Operation, Plan, plan_event
+from streams.observability import install_observability, metrics
 from streams.pipeline import faust_fixes
 from streams.records import codec_for
 from streams.settings import Settings
@@ -126,6 +127,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
         )
 
     async def dead_letter(record: dict[str, Any]) -> None:
+        metrics.dead_letter(record["reason"])
         log.warning(
             "dead-lettered %s/%s@%s: %s: %s",
             record["source_topic"],
@@ -154,6 +156,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
                 # user's records meet in one partition (and one table shard) from here on.
                 await send_and_wait(rekey_topic, user_key, message.value, message.headers)
                 continue
+            metrics.event_in(parsed.type)
             try:
                 plan = plan_event(parsed)
             except InvalidEventError as error:
@@ -206,4 +209,5 @@ def create_pipeline(settings: Settings) -> Pipeline:
                 )
                 await dead_letter(dead_letter_for_delivery(source, error, plan.user_key, plan.event_type))
 
+    install_observability(app, settings, limiters)  # /metrics, /health/*, lag, assignment logs
     return Pipeline(app=app, settings=settings)

@@ -1,0 +1,111 @@
+"""What ``/health/live`` and ``/health/ready`` answer, and why.
+
+One ``HEALTH`` per process (one worker per process): the retry code, the Intercom client and the Faust
+signal handlers flip its flags; the web pages only read them.
+
+live:  the event loop keeps running its ticks and the Faust app has not crashed.
+ready: live, the worker has joined the consumer group (partitions assigned), delivery is not paused
+       because Intercom refuses the token, and the Kafka broker is reachable.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger("streams.observability")
+
+# The loop ticks every second; a tick this late means the loop is stuck (or starved) for real.
+LOOP_STALL_S = 30.0
+
+
+@dataclass
+class HealthState:
+    started_at: float = field(default_factory=time.monotonic)
+    last_tick: float | None = None
+    max_tick_lag_s: float = 0.0
+    joined: bool = False
+    assigned: int = 0
+    auth_paused_since: float | None = None
+    auth_status: int | None = None
+    broker_error: str | None = None
+
+    # -- hooks ------------------------------------------------------------------------------------
+
+    def tick(self, lag_s: float = 0.0) -> None:
+        self.last_tick = time.monotonic()
+        self.max_tick_lag_s = max(self.max_tick_lag_s * 0.9, lag_s)
+
+    def token_refused(self, status: int | None) -> None:
+        """Intercom answered 401/403: delivery holds until a call succeeds again."""
+        self.auth_status = status
+        if self.auth_paused_since is None:
+            self.auth_paused_since = time.monotonic()
+            log.error("delivery paused: Intercom refused the token", status=status, state="paused")
+
+    def token_accepted(self) -> None:
+        if self.auth_paused_since is not None:
+            paused_s = round(time.monotonic() - self.auth_paused_since, 1)
+            self.auth_paused_since = None
+            self.auth_status = None
+            log.warning("delivery resumed: Intercom accepts the token", paused_s=paused_s, state="resumed")
+
+    def partitions_assigned(self, count: int) -> None:
+        self.joined = True
+        self.assigned = count
+
+    def broker(self, error: str | None) -> None:
+        if error != self.broker_error:
+            if error:
+                log.error("Kafka broker unreachable", reason=error, state="broker_unreachable")
+            else:
+                log.warning("Kafka broker reachable again", state="broker_reachable")
+        self.broker_error = error
+
+    # -- answers ----------------------------------------------------------------------------------
+
+    def live(self, app: Any = None) -> tuple[bool, dict[str, Any]]:
+        now = time.monotonic()
+        problems = []
+        if app is not None and getattr(app, "crashed", False):
+            problems.append(f"the Faust app crashed: {getattr(app, 'crash_reason', None)!r}")
+        if self.last_tick is not None and now - self.last_tick > LOOP_STALL_S:
+            problems.append(f"the event loop has not ticked for {now - self.last_tick:.0f}s")
+        body = {
+            "status": "ok" if not problems else "failing",
+            "reasons": problems,
+            "uptime_s": round(now - self.started_at, 1),
+            "loop_lag_s": round(self.max_tick_lag_s, 3),
+        }
+        return not problems, body
+
+    def ready(self, app: Any = None) -> tuple[bool, dict[str, Any]]:
+        _, live_body = self.live(app)
+        problems = list(live_body["reasons"])
+        if not self.joined:
+            problems.append("not yet joined the consumer group (no partition assignment yet)")
+        if self.auth_paused_since is not None:
+            problems.append(
+                f"delivery paused: Intercom refused the token ({self.auth_status}) for "
+                f"{time.monotonic() - self.auth_paused_since:.0f}s; fix INTERCOM_STREAM_INTERCOM_TOKEN"
+            )
+        if self.broker_error:
+            problems.append(f"Kafka broker unreachable: {self.broker_error}")
+        body = {
+            "status": "ok" if not problems else "not_ready",
+            "reasons": problems,
+            "joined": self.joined,
+            "assigned_partitions": self.assigned,
+            "delivery_paused": self.auth_paused_since is not None,
+            "broker_reachable": self.broker_error is None,
+        }
+        return not problems, body
+
+    def reset(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+
+HEALTH = HealthState()
