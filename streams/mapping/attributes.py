@@ -1,4 +1,9 @@
-"""Turning free-form traits and properties into Intercom's flat attribute values."""
+"""Turning free-form traits and properties into Intercom's flat attribute values.
+
+Intercom has no nested objects and no arrays in custom attributes or event metadata, and stores
+strings up to 255 characters. ``clean`` applies the policies for those and says what it changed
+(``Report``s), so nothing is lost silently.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,70 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from streams.mapping.options import MAX_STRING, MappingOptions
+from streams.mapping.plan import Report
+
 
 def flatten(values: Mapping[str, Any], *, separator: str = "_", prefix: str = "") -> dict[str, Any]:
-    """Nested objects become ``parent_child`` keys; arrays become JSON text (Intercom has no arrays)."""
+    """Nested objects become ``parent_child`` keys; arrays are kept as lists (see ``clean``)."""
     flat: dict[str, Any] = {}
     for key, value in values.items():
         name = f"{prefix}{separator}{key}" if prefix else str(key)
         if isinstance(value, Mapping):
             flat.update(flatten(value, separator=separator, prefix=name))
-        elif isinstance(value, list | tuple):
-            flat[name] = json.dumps(value, separators=(",", ":"), default=str)
         else:
             flat[name] = value
     return flat
+
+
+def as_json_text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+def clean(
+    values: Mapping[str, Any], options: MappingOptions, *, where: str, keep: Iterable[str] = ()
+) -> tuple[dict[str, Any], list[Report]]:
+    """Flatten with ``_``, apply the array and long-string policies; ``keep`` names values left as they
+    are (money and rich links in metadata). ``where`` names the target in reports (e.g. ``contact``)."""
+    kept = set(keep)
+    out: dict[str, Any] = {}
+    dropped: dict[str, Any] = {}
+    truncated: dict[str, str] = {}
+    for name, value in flatten({k: v for k, v in values.items() if k not in kept}).items():
+        if isinstance(value, list | tuple):
+            if options.array_policy == "drop":
+                dropped[name] = value
+                continue
+            value = as_json_text(value)
+        if isinstance(value, str) and len(value) > MAX_STRING:
+            if options.long_string_policy == "drop":
+                dropped[name] = value
+                continue
+            truncated[name] = value
+            value = value[:MAX_STRING]
+        out[name] = value
+    for name in kept:
+        if name in values:
+            out[name] = values[name]
+    reports = []
+    if dropped:
+        reports.append(
+            Report(
+                "values_dropped",
+                f"{where}: dropped {', '.join(sorted(dropped))} (arrays or strings over {MAX_STRING} "
+                "characters, per policy)",
+                {"target": where, "values": dropped},
+            )
+        )
+    if truncated:
+        reports.append(
+            Report(
+                "values_truncated",
+                f"{where}: truncated {', '.join(sorted(truncated))} to {MAX_STRING} characters",
+                {"target": where, "values": truncated},
+            )
+        )
+    return out, reports
 
 
 def without(values: Mapping[str, Any], reserved: Iterable[str]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,9 +22,9 @@ class Field:
     convert: Converter = _same
 
 
-def lookup(event: SegmentEvent, path: str) -> Any:
-    """``"context.traits.email"`` → the value, or None. Paths start at the raw event."""
-    node: Any = event.raw
+def lookup(event: SegmentEvent | Mapping[str, Any], path: str) -> Any:
+    """``"context.traits.email"`` → the value, or None. Paths start at the raw event (or a mapping)."""
+    node: Any = event.raw if isinstance(event, SegmentEvent) else event
     for part in path.split("."):
         if not isinstance(node, dict):
             return None
@@ -32,7 +32,7 @@ def lookup(event: SegmentEvent, path: str) -> Any:
     return node
 
 
-def first(event: SegmentEvent, paths: Sequence[str]) -> Any:
+def first(event: SegmentEvent | Mapping[str, Any], paths: Sequence[str]) -> Any:
     for path in paths:
         value = lookup(event, path)
         if value is not None and value != "":
@@ -40,7 +40,7 @@ def first(event: SegmentEvent, paths: Sequence[str]) -> Any:
     return None
 
 
-def apply_table(event: SegmentEvent, table: Sequence[Field]) -> dict[str, Any]:
+def apply_table(event: SegmentEvent | Mapping[str, Any], table: Sequence[Field]) -> dict[str, Any]:
     body: dict[str, Any] = {}
     for spec in table:
         value = first(event, spec.paths)
@@ -64,6 +64,22 @@ def as_text(value: Any) -> str | None:
     if isinstance(value, int | float):
         return str(int(value)) if float(value).is_integer() else str(value)
     return None
+
+
+def as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+INTEGRATION_NAMES = ("Intercom", "intercom", "INTERCOM")
+
+
+def intercom_paths(*names: str) -> list[str]:
+    """Per-destination options: ``integrations.Intercom.<name>`` in any of the spellings peers accept."""
+    return [f"integrations.{key}.{name}" for name in names for key in INTEGRATION_NAMES]
 
 
 def as_int(value: Any) -> int | None:

@@ -1,39 +1,41 @@
-"""group → upsert_company (POST /companies) then attach_company (POST /contacts/{id}/companies)."""
+"""group → upsert_company (POST /companies), tag_company per tag, then attach_company for the user.
+
+The company field table lives in ``company.py`` (identify's ``traits.company`` shares it).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from streams.errors import InvalidEventError
 from streams.events import SegmentEvent
-from streams.mapping.attributes import compact, flatten, without
-from streams.mapping.fields import Field, apply_table, as_int, as_text
+from streams.mapping.company import company_body
+from streams.mapping.fields import as_text
 from streams.mapping.identify import contact_ref
-from streams.mapping.plan import Action, Operation
-from streams.mapping.timestamps import to_unix_seconds
-
-COMPANY_FIELDS: tuple[Field, ...] = (
-    Field("name", ["traits.name"], as_text),
-    Field("plan", ["traits.plan"], as_text),
-    Field("size", ["traits.employees", "traits.size"], as_int),
-    Field("website", ["traits.website"], as_text),
-    Field("industry", ["traits.industry"], as_text),
-    Field("monthly_spend", ["traits.monthlySpend", "traits.monthly_spend"], as_int),
-    Field("remote_created_at", ["traits.createdAt", "traits.created_at"], to_unix_seconds),
-)
-
-RESERVED_COMPANY_TRAITS = frozenset(
-    {"name", "plan", "employees", "size", "website", "industry", "monthlySpend", "monthly_spend",
-     "createdAt", "created_at", "id", "groupId", "email", "tags"}
-)  # fmt: skip
+from streams.mapping.options import MappingOptions
+from streams.mapping.plan import Action, Operation, Report
 
 
-def plan_group(event: SegmentEvent) -> list[Operation]:
+def company_tags(traits: dict[str, Any]) -> list[str]:
+    """``tags: ["a", "b"]`` or ``tags: "a, b"`` → unique tag names, in order."""
+    raw = traits.get("tags")
+    items = raw.split(",") if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    names = [text for text in (as_text(item) for item in items) if text]
+    return list(dict.fromkeys(names))
+
+
+def plan_group(
+    event: SegmentEvent, options: MappingOptions | None = None
+) -> tuple[list[Operation], list[Report]]:
+    options = options or MappingOptions()
     company_id = as_text(event.get("groupId")) or as_text(event.traits.get("groupId"))
     if not company_id:
         raise InvalidEventError("invalid_event", "group event has no groupId")
-    body = apply_table(event, COMPANY_FIELDS)
-    body["company_id"] = company_id
-    body["custom_attributes"] = flatten(without(event.traits, RESERVED_COMPANY_TRAITS))
-    return [
-        Operation(Action.UPSERT_COMPANY, compact(body), company_id=company_id),
-        Operation(Action.ATTACH_COMPANY, {}, contact_ref(event), company_id=company_id),
+    body, reports = company_body(event.traits, company_id, options)
+    operations = [Operation(Action.UPSERT_COMPANY, body, company_id=company_id)]
+    operations += [
+        Operation(Action.TAG_COMPANY, {"name": tag}, company_id=company_id)
+        for tag in company_tags(event.traits)
     ]
+    operations.append(Operation(Action.ATTACH_COMPANY, {}, contact_ref(event), company_id=company_id))
+    return operations, reports

@@ -18,6 +18,9 @@ class Action(StrEnum):
     TRACK_EVENT = "track_event"  # POST /events
     UPSERT_COMPANY = "upsert_company"  # POST /companies (upsert by company_id)
     ATTACH_COMPANY = "attach_company"  # POST /contacts/{id}/companies {id: <intercom company id>}
+    DETACH_COMPANY = "detach_company"  # DELETE /contacts/{id}/companies/{intercom company id}
+    TAG_COMPANY = "tag_company"  # POST /tags {name, companies: [{id}]} (skipped when already applied)
+    CREATE_ATTRIBUTE = "create_attribute"  # POST /data_attributes (made by the sink's attribute policy)
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class ContactRef:
     email: str | None = None
     anonymous_id: str | None = None
     lookup: str = "external_id_or_email"
+    # With ``integrations.Intercom.lookup``: the one contact field to search by, and its value.
+    lookup_value: str | None = None
 
     @property
     def is_lead(self) -> bool:
@@ -61,9 +66,34 @@ class Operation:
 
 
 @dataclass(frozen=True)
+class Report:
+    """Something the event asked for that Intercom will not get as sent (a dropped attribute, a
+    truncated value, metadata over the key limit). The event is still delivered; the sink turns each
+    report into a dead-letter record so the loss is visible and replayable."""
+
+    reason: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"reason": self.reason, "message": self.message, "details": self.details},
+            separators=(",", ":"),
+            sort_keys=True,
+            default=str,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Report:
+        data = json.loads(text)
+        return cls(data["reason"], data["message"], data.get("details") or {})
+
+
+@dataclass(frozen=True)
 class Plan:
-    """The operations for one event, in the order they must happen."""
+    """The operations for one event, in the order they must happen, and what the mapping reported."""
 
     user_key: str
     event_type: str
     operations: tuple[Operation, ...]
+    reports: tuple[Report, ...] = ()

@@ -32,3 +32,12 @@ def to_unix_seconds(value: Any) -> int | None:
             parsed = parsed.replace(tzinfo=UTC)
         return int(parsed.timestamp())
     return None
+
+
+def event_seconds(raw: dict[str, Any]) -> int | None:
+    """When the event happened: ``timestamp``, else ``originalTimestamp``, ``sentAt``, ``receivedAt``."""
+    for name in ("timestamp", "originalTimestamp", "sentAt", "receivedAt"):
+        seconds = to_unix_seconds(raw.get(name))
+        if seconds is not None:
+            return seconds
+    return None

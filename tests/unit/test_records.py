@@ -18,16 +18,19 @@ EXAMPLES = {
             {"action": "upsert_company", "body": '{"company_id":"c"}', "contact": None, "company_id": "c"},
             {"action": "attach_company", "body": "{}", "company_id": "c",
              "contact": {"user_id": "u1", "email": None, "anonymous_id": None,
-                         "lookup": "external_id_or_email"}},
+                         "lookup": "external_id_or_email", "lookup_value": None}},
         ],
-        "event": '{"type":"group"}', "source_topic": "raw-events", "source_partition": 3, "source_offset": 99,
+        "event": '{"type":"group"}', "reports": ['{"reason":"values_truncated"}'],
+        "source_topic": "raw-events",
+        "source_partition": 3, "source_offset": 99,
         "received_at_ms": 1_700_000_000_000,
     },
     "dead_letter": {
         "reason": "intercom_rejected", "message": "m", "original_key": b"u1", "original_value": b"{}",
         "source_topic": "raw-events", "source_partition": 0, "source_offset": 1, "user_key": "u1",
         "event_type": "identify", "intercom_status": 400, "intercom_error": '{"type":"error.list"}',
-        "intercom_request": '{"method":"POST"}', "attempts": 1, "first_seen_at_ms": 1, "failed_at_ms": 2,
+        "intercom_request": '{"method":"POST"}', "attempts": 1, "details": None, "first_seen_at_ms": 1,
+        "failed_at_ms": 2,
     },
 }  # fmt: skip
 
