@@ -10,12 +10,16 @@ import os
 import re
 from enum import StrEnum
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from streams.delivery.executor import DeliveryOptions
+    from streams.mapping.options import MappingOptions
 
 ENV_PREFIX = "INTERCOM_STREAM_"
 # Kubernetes secrets mounted as files (one file per setting), read only when the folder exists.
@@ -108,6 +112,41 @@ class Settings(BaseSettings):
     rate_limit: str = Field("83/10s", description="Per-partition request budget, 'N/Ss'.")
     request_timeout_s: float = Field(10.0, gt=0, description="Timeout of one Intercom call.")
     max_attempts: int = Field(5, ge=1, description="Attempts for transient failures before dead-lettering.")
+
+    # Mapping and delivery policies (docs/mapping.md)
+    attribute_policy: Literal["create", "drop", "reject"] = Field(
+        "drop",
+        description="Custom attributes Intercom lacks: create them, drop them (and dead-letter a report), "
+        "or reject (dead-letter) the event.",
+    )
+    attribute_refresh_s: float = Field(
+        600.0, gt=0, description="How often the cached list of Intercom data attributes is refreshed."
+    )
+    array_policy: Literal["stringify", "drop"] = Field(
+        "stringify", description="Array traits/properties: send as JSON text, or drop and report."
+    )
+    long_string_policy: Literal["truncate", "drop"] = Field(
+        "truncate", description="Strings over 255 characters: truncate, or drop; either is reported."
+    )
+    update_last_seen: bool = Field(
+        False,
+        description="Set last_seen_at to the event time on every identify unless context.active is false.",
+    )
+    collect_context: bool = Field(
+        False, description="Add device/os/app context to contacts as custom attributes (device_type, ...)."
+    )
+    event_allowlist: str = Field(
+        "", description="Track event names to send (comma separated, shell patterns); empty sends all."
+    )
+    event_denylist: str = Field(
+        "", description="Track event names never sent (comma separated, shell patterns)."
+    )
+    event_name_cap: int = Field(
+        110, ge=1, le=120, description="Distinct event names sent before new names are dead-lettered."
+    )
+    metadata_priority: str = Field(
+        "", description="Event metadata keys kept first when an event has more than 10 (comma separated)."
+    )
     log_format: Literal["json", "console", "auto"] = Field(
         "auto", description="Log lines: json, console (readable), or auto (json when stdout is not a TTY)."
     )
@@ -132,6 +171,29 @@ class Settings(BaseSettings):
     @cached_property
     def rate(self) -> tuple[int, float]:
         return parse_rate(self.rate_limit)
+
+    def mapping_options(self) -> MappingOptions:
+        from streams.mapping.options import MappingOptions, split_list
+
+        return MappingOptions(
+            api_version=self.api_version,
+            array_policy=self.array_policy,
+            long_string_policy=self.long_string_policy,
+            update_last_seen=self.update_last_seen,
+            collect_context=self.collect_context,
+            event_allowlist=split_list(self.event_allowlist),
+            event_denylist=split_list(self.event_denylist),
+            metadata_priority=split_list(self.metadata_priority),
+        )
+
+    def delivery_options(self) -> DeliveryOptions:
+        from streams.delivery.executor import DeliveryOptions
+
+        return DeliveryOptions(
+            attribute_policy=self.attribute_policy,
+            attribute_refresh_s=self.attribute_refresh_s,
+            event_name_cap=self.event_name_cap,
+        )
 
     def require_token(self) -> str:
         if self.intercom_token is None or not self.intercom_token.get_secret_value().strip():

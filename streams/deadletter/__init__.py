@@ -4,7 +4,14 @@ from streams.deadletter.records import (
     SourceRecord,
     dead_letter_for_delivery,
     dead_letter_for_input,
+    dead_letter_for_report,
     reason_for,
 )
 
-__all__ = ["SourceRecord", "dead_letter_for_delivery", "dead_letter_for_input", "reason_for"]
+__all__ = [
+    "SourceRecord",
+    "dead_letter_for_delivery",
+    "dead_letter_for_input",
+    "dead_letter_for_report",
+    "reason_for",
+]

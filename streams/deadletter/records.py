@@ -16,6 +16,7 @@ from streams.errors import (
     RateLimitedError,
     RetryableDeliveryError,
 )
+from streams.mapping.plan import Report
 
 ADVICE = {
     "unparseable": "Fix the producer: records must be Segment-spec JSON objects, or Avro with our schema.",
@@ -29,6 +30,14 @@ ADVICE = {
     "rate_limited": "Intercom kept answering 429 for too long; lower the budget or replay later.",
     "conflict": "Intercom reports a conflicting contact; resolve the duplicate in Intercom, then replay.",
     "unauthorized": "The Intercom token was refused; fix the token, then replay.",
+    "attributes_unknown": "Create the custom attributes in Intercom (or set attribute_policy), then replay.",
+    "attributes_dropped": "The event was delivered without these attributes; create them in Intercom and "
+    "replay this record to send them.",
+    "values_dropped": "The event was delivered without these values (array_policy / long_string_policy).",
+    "values_truncated": "The event was delivered with these values cut to 255 characters.",
+    "metadata_trimmed": "Delivered with 10 metadata keys; set metadata_priority to choose which.",
+    "event_name_cap": "Intercom keeps 120 active event names: archive unused ones in Intercom (and raise "
+    "event_name_cap), or deny this name, then replay.",
 }
 
 
@@ -85,6 +94,7 @@ def _base(source: SourceRecord, reason: str, message: str) -> dict[str, Any]:
         "intercom_error": None,
         "intercom_request": None,
         "attempts": 0,
+        "details": None,
         "first_seen_at_ms": source.received_at_ms,
         "failed_at_ms": _now_ms(),
     }
@@ -111,4 +121,14 @@ def dead_letter_for_delivery(
         intercom_request=None if error.request is None else json.dumps(error.request, default=str),
         attempts=error.attempts,
     )
+    return record
+
+
+def dead_letter_for_report(
+    source: SourceRecord, report: Report, user_key: str, event_type: str
+) -> dict[str, Any]:
+    """A report on an event that *was* delivered (a dropped attribute, a truncated value): the record
+    carries the original event, so it can be replayed once the cause is fixed."""
+    record = _base(source, report.reason, _message(report.reason, report.message))
+    record.update(user_key=user_key, event_type=event_type, details=json.dumps(report.details, default=str))
     return record

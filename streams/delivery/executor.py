@@ -1,65 +1,226 @@
 """Performs a Plan's operations in order, resolving contact and company references.
 
-The tables are plain mappings here (Faust tables in the worker, dicts in tests):
-  contacts:  user key   → {"id": <Intercom contact id>, "role": "user"|"lead"}
-  companies: company_id → {"id": <Intercom company id>}
-Every id learned goes into a table so that the next event for the same user costs no search.
+The tables are plain mappings here (Faust tables in the worker, dicts in tests); values are JSON dicts:
+  contacts:  user key   → {"id", "role", "fingerprint": {field: hash}, "companies": [company_id]}
+  companies: company_id → {"id", "fingerprint": {field: hash}, "tags": [name]}
+  workspace: "data_attributes:<model>" → cached data attributes; "event_names" → names sent
+Every id learned goes into a table so that the next event for the same user costs no search, and a
+fingerprint of what Intercom holds lets a write that changes nothing make no call at all.
+
+``execute`` returns ``Report``s (the plan's own and the attribute policy's): things the event asked for
+that Intercom did not get. The sink turns each into a dead-letter record; the event itself succeeded.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
+from streams.delivery.attributes import AttributeCache, infer_data_type
 from streams.delivery.retry import RetryPolicy, with_retries
-from streams.errors import ConflictError, DeliveryError, NotFoundError
-from streams.mapping.plan import Action, ContactRef, Operation, Plan
+from streams.errors import ConflictError, DeliveryError, NotFoundError, RejectedError
+from streams.mapping.plan import Action, ContactRef, Operation, Plan, Report
 
 log = logging.getLogger(__name__)
 
 # call(method, path, body) → parsed JSON, or raises a DeliveryError subclass.
 Call = Callable[[str, str, Any], Awaitable[Any]]
 Table = MutableMapping[str, Any]
+AttributePolicy = Literal["create", "drop", "reject"]
+
+_UNKNOWN_ATTRIBUTE = re.compile(r"Custom attribute '([^']+)' does not exist")
+_EVENT_NAME_CAP = re.compile(r"active event names", re.I)
+EVENT_NAMES_KEY = "event_names"
+
+
+@dataclass(frozen=True)
+class DeliveryOptions:
+    """The sink's policies (built from Settings by the pipeline)."""
+
+    attribute_policy: AttributePolicy = "drop"
+    attribute_refresh_s: float = 600.0
+    # Intercom allows 120 active event names; new names beyond this many are dead-lettered instead.
+    event_name_cap: int = 110
+
+
+def _hash(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+def fingerprint(body: dict[str, Any]) -> dict[str, str]:
+    """Field → short hash of the value, custom attributes one by one (``custom_attributes.<name>``)."""
+    prints = {k: _hash(v) for k, v in body.items() if k != "custom_attributes"}
+    for name, value in (body.get("custom_attributes") or {}).items():
+        prints[f"custom_attributes.{name}"] = _hash(value)
+    return prints
+
+
+def changed_fields(body: dict[str, Any], known: dict[str, str]) -> dict[str, Any]:
+    """The part of ``body`` whose values differ from what the fingerprint says Intercom holds."""
+    delta = {k: v for k, v in body.items() if k != "custom_attributes" and known.get(k) != _hash(v)}
+    attributes = {
+        name: value
+        for name, value in (body.get("custom_attributes") or {}).items()
+        if known.get(f"custom_attributes.{name}") != _hash(value)
+    }
+    if attributes:
+        delta["custom_attributes"] = attributes
+    return delta
+
+
+def event_name_key(name: str) -> str:
+    """Intercom's identity of an event name: case-insensitive, ``.`` and ``$`` read as ``-``."""
+    return name.strip().lower().replace(".", "-").replace("$", "-")
 
 
 class Executor:
     def __init__(
-        self, call: Call, contacts: Table, companies: Table, policy: RetryPolicy | None = None
+        self,
+        call: Call,
+        contacts: Table,
+        companies: Table,
+        policy: RetryPolicy | None = None,
+        *,
+        workspace: Table | None = None,
+        options: DeliveryOptions | None = None,
+        attributes: AttributeCache | None = None,
     ) -> None:
         self._call = call
         self.contacts = contacts
         self.companies = companies
         self.policy = policy or RetryPolicy()
+        self.options = options or DeliveryOptions()
+        self.workspace: Table = {} if workspace is None else workspace
+        self.attributes = attributes or AttributeCache(self.workspace, self.options.attribute_refresh_s)
+        self.reports: list[Report] = []
+        self.calls = 0
+        self.skipped = 0  # writes not made because Intercom already holds the same values
 
-    async def execute(self, plan: Plan) -> None:
+    async def execute(self, plan: Plan) -> list[Report]:
+        self.reports = list(plan.reports)
         for operation in plan.operations:
             handler = self._handlers[operation.action]
             await handler(self, plan.user_key, operation)
+        return self.reports
 
     # -- calls ------------------------------------------------------------------------------------
 
     async def _request(self, method: str, path: str, body: Any = None) -> Any:
+        async def once() -> Any:
+            self.calls += 1
+            return await self._call(method, path, body)
+
         try:
-            return await with_retries(lambda: self._call(method, path, body), self.policy)
+            return await with_retries(once, self.policy)
         except DeliveryError as exc:
             exc.request = {"method": method, "path": path, "body": body}
             raise
 
+    def _skip(self, what: str) -> None:
+        self.skipped += 1
+        log.debug("skipped %s: Intercom already holds these values", what)
+
+    # -- custom attributes ------------------------------------------------------------------------
+
+    async def _known_attributes(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``body`` with the attribute policy applied to custom attributes Intercom does not know."""
+        values: dict[str, Any] = body.get("custom_attributes") or {}
+        missing = await self.attributes.unknown(self._request, model, values)
+        return await self._apply_policy(model, body, missing)
+
+    async def _apply_policy(self, model: str, body: dict[str, Any], missing: set[str]) -> dict[str, Any]:
+        if not missing:
+            return body
+        values: dict[str, Any] = body["custom_attributes"]
+        policy = self.options.attribute_policy
+        if policy == "reject":
+            error = RejectedError(
+                f"custom attributes unknown to Intercom on the {model}: {', '.join(sorted(missing))}"
+            )
+            error.reason = "attributes_unknown"
+            error.request = {"model": model, "attributes": {n: values[n] for n in sorted(missing)}}
+            raise error
+        dropped: dict[str, Any] = {}
+        for name in sorted(missing):
+            if policy == "create" and values[name] is not None:
+                data_type = infer_data_type(values[name])
+                try:
+                    await self._request(
+                        "POST", "/data_attributes", {"name": name, "model": model, "data_type": data_type}
+                    )
+                    self.attributes.add(model, name)
+                    continue
+                except RejectedError as exc:  # e.g. a name Intercom refuses: fall back to dropping it
+                    log.warning("could not create %s attribute %r: %s", model, name, exc.message)
+            dropped[name] = values[name]
+        if not dropped:
+            return body
+        self.reports.append(
+            Report(
+                "attributes_dropped",
+                f"{model}: custom attributes unknown to Intercom were not sent: {', '.join(dropped)}",
+                {"target": model, "values": dropped},
+            )
+        )
+        kept = {k: v for k, v in values.items() if k not in dropped}
+        return {
+            **{k: v for k, v in body.items() if k != "custom_attributes"},
+            **({"custom_attributes": kept} if kept else {}),
+        }
+
+    async def _write(
+        self, model: str, method: str, path: str, body: dict[str, Any]
+    ) -> tuple[Any, dict[str, Any]]:
+        """One write; if Intercom names an attribute our cache thought it knew, apply the policy to it
+        and try once more. Returns the answer and the body that Intercom accepted."""
+        try:
+            return await self._request(method, path, body), body
+        except RejectedError as exc:
+            match = _UNKNOWN_ATTRIBUTE.search(exc.message)
+            if match is None or match.group(1) not in (body.get("custom_attributes") or {}):
+                raise
+            self.attributes.forget(model, match.group(1))
+            fixed = await self._apply_policy(model, body, {match.group(1)})
+            return await self._request(method, path, fixed), fixed
+
     # -- contacts ---------------------------------------------------------------------------------
 
-    def _remember_contact(self, user_key: str, contact: dict[str, Any]) -> str:
+    def _remember_contact(
+        self, user_key: str, contact: dict[str, Any], sent: dict[str, Any] | None = None, fresh: bool = False
+    ) -> str:
+        """Learn the contact's id; ``sent`` is what Intercom accepted (merged into the fingerprint),
+        ``fresh`` starts the entry over (a new contact, or one found by search)."""
         contact_id = str(contact["id"])
-        self.contacts[user_key] = {"id": contact_id, "role": contact.get("role", "user")}
+        old = self.contacts.get(user_key) or {}
+        base = old if old.get("id") == contact_id and not fresh else {}
+        prints = dict(base.get("fingerprint") or {})
+        if sent is not None:
+            prints.update(fingerprint(sent))
+        role = contact.get("role") or base.get("role") or "user"
+        self.contacts[user_key] = {**base, "id": contact_id, "role": role, "fingerprint": prints}
         return contact_id
 
-    async def _search(self, ref: ContactRef) -> dict[str, Any] | None:
+    def _filters(self, ref: ContactRef) -> list[dict[str, Any]]:
+        if ref.lookup_value and ref.lookup != "external_id_or_email":
+            value = ref.lookup_value.lower() if ref.lookup == "email" else ref.lookup_value
+            return [{"field": ref.lookup, "operator": "=", "value": value}]
         filters = []
         if ref.user_id:
             filters.append({"field": "external_id", "operator": "=", "value": ref.user_id})
         if ref.email:
             # Intercom stores emails as given but matches case-sensitively: search the lower-cased form.
             filters.append({"field": "email", "operator": "=", "value": ref.email.lower()})
+        return filters
+
+    async def _search(self, ref: ContactRef) -> dict[str, Any] | None:
+        filters = self._filters(ref)
         if not filters:
             return None
         query = filters[0] if len(filters) == 1 else {"operator": "OR", "value": filters}
@@ -82,82 +243,183 @@ class Executor:
         if ref is None or ref.is_lead:
             return None  # leads cannot be searched by anonymousId: only the table knows them
         found = await self._search(ref)
-        return None if found is None else self._remember_contact(user_key, found)
+        return None if found is None else self._remember_contact(user_key, found, fresh=True)
 
     async def _upsert_contact(self, user_key: str, operation: Operation) -> None:
-        body = operation.body
+        body = await self._known_attributes("contact", operation.body)
         contact_id = await self.resolve_contact(user_key, operation.contact)
         if contact_id is not None:
+            known = self.contacts.get(user_key) or {}
+            send = changed_fields(body, known.get("fingerprint") or {})
+            if not send:
+                self._skip(f"identify of {user_key}")
+                return
             try:
-                updated = await self._request("PUT", f"/contacts/{contact_id}", body)
-                self._remember_contact(user_key, updated)
+                updated, sent = await self._write("contact", "PUT", f"/contacts/{contact_id}", send)
+                self._remember_contact(user_key, updated, sent)
                 return
             except NotFoundError:
                 # Deleted in Intercom since we learned its id: forget it and create it again.
                 log.info("known contact %s no longer exists in Intercom; re-creating", contact_id)
                 self.contacts.pop(user_key, None)
         try:
-            created = await self._request("POST", "/contacts", body)
+            created, sent = await self._write("contact", "POST", "/contacts", body)
         except ConflictError as conflict:
             if not conflict.existing_id:
                 raise
             # Search lag or a race: Intercom names the contact, so update it instead (no second search).
             if conflict.archived:
                 await self._request("POST", f"/contacts/{conflict.existing_id}/unarchive")
-            created = await self._request("PUT", f"/contacts/{conflict.existing_id}", body)
-        self._remember_contact(user_key, created)
+            created, sent = await self._write("contact", "PUT", f"/contacts/{conflict.existing_id}", body)
+        self._remember_contact(user_key, created, sent, fresh=True)
 
     # -- events -----------------------------------------------------------------------------------
+
+    def _event_names(self) -> list[str]:
+        return list((self.workspace.get(EVENT_NAMES_KEY) or {}).get("names", []))
 
     async def _track_event(self, user_key: str, operation: Operation) -> None:
         body = dict(operation.body)
         ref = operation.contact
-        if ref is not None and ref.is_lead:
-            lead_id = await self.resolve_contact(user_key, ref)
-            if lead_id is None:
+        if "user_id" not in body and ref is not None:
+            # Leads (by id from the table) and email-only users (resolved once, then by id).
+            contact_id = await self.resolve_contact(user_key, ref)
+            if contact_id is not None:
+                body["id"] = contact_id  # Intercom addresses leads by their id only
+                body.pop("email", None)
+            elif ref.is_lead:
                 raise _not_found(
                     f"no Intercom lead is known for anonymousId {ref.anonymous_id!r}: "
                     "send an identify for this visitor first"
                 )
-            body["id"] = lead_id  # Intercom addresses leads by their id only
-        await self._request("POST", "/events", body)
+        name = event_name_key(str(body.get("event_name", "")))
+        names = self._event_names()
+        if name not in names and len(names) >= self.options.event_name_cap:
+            raise _cap_error(
+                f"event name {body.get('event_name')!r} would be new name number {len(names) + 1}; "
+                f"the cap is {self.options.event_name_cap} (Intercom keeps at most 120 active names)"
+            )
+        try:
+            await self._request("POST", "/events", body)
+        except RejectedError as exc:
+            if _EVENT_NAME_CAP.search(exc.message):
+                exc.reason = "event_name_cap"
+            raise
+        if name not in names:
+            self.workspace[EVENT_NAMES_KEY] = {"names": [*names, name]}
 
     # -- companies --------------------------------------------------------------------------------
 
-    def _remember_company(self, company_id: str, company: dict[str, Any]) -> str:
+    def _remember_company(
+        self, company_id: str, company: dict[str, Any], sent: dict[str, Any] | None = None
+    ) -> str:
         intercom_id = str(company["id"])
-        self.companies[company_id] = {"id": intercom_id}
+        old = self.companies.get(company_id) or {}
+        same = old.get("id") == intercom_id
+        prints = dict(old.get("fingerprint") or {}) if same else {}
+        if sent is not None:
+            prints.update(fingerprint(sent))
+        self.companies[company_id] = {**(old if same else {}), "id": intercom_id, "fingerprint": prints}
         return intercom_id
 
     async def _upsert_company(self, user_key: str, operation: Operation) -> None:
-        assert operation.company_id is not None
-        company = await self._request("POST", "/companies", operation.body)
-        self._remember_company(operation.company_id, company)
+        company_id = operation.company_id
+        assert company_id is not None
+        body = await self._known_attributes("company", operation.body)
+        known = self.companies.get(company_id)
+        if known and known.get("fingerprint"):
+            delta = changed_fields(body, known["fingerprint"])
+            if not delta:
+                self._skip(f"company {company_id}")
+                return
+            body = {"company_id": company_id, **delta}
+        company, sent = await self._write("company", "POST", "/companies", body)
+        self._remember_company(company_id, company, sent)
 
-    async def _attach_company(self, user_key: str, operation: Operation) -> None:
-        assert operation.company_id is not None
-        known = self.companies.get(operation.company_id)
-        company_intercom_id = known["id"] if known else None
-        if company_intercom_id is None:
-            company = await self._request("POST", "/companies", {"company_id": operation.company_id})
-            company_intercom_id = self._remember_company(operation.company_id, company)
+    async def _company_intercom_id(self, company_id: str) -> str:
+        known = self.companies.get(company_id)
+        if known:
+            return str(known["id"])
+        company = await self._request("POST", "/companies", {"company_id": company_id})
+        return self._remember_company(company_id, company)
+
+    async def _find_company(self, company_id: str) -> str | None:
+        known = self.companies.get(company_id)
+        if known:
+            return str(known["id"])
+        try:
+            found = await self._request("GET", f"/companies?company_id={company_id}")
+        except NotFoundError:
+            return None
+        items = found.get("data", []) if isinstance(found, dict) and "data" in found else [found]
+        company = next((c for c in items if isinstance(c, dict) and c.get("id")), None)
+        return None if company is None else self._remember_company(company_id, company)
+
+    async def _attached_contact(self, user_key: str, operation: Operation) -> tuple[str, dict[str, Any]]:
         contact_id = await self.resolve_contact(user_key, operation.contact)
         if contact_id is None:
             raise _not_found(
                 f"no Intercom contact found for user {user_key!r} to attach company "
                 f"{operation.company_id!r}: send an identify for this user first"
             )
+        return contact_id, dict(self.contacts.get(user_key) or {})
+
+    async def _attach_company(self, user_key: str, operation: Operation) -> None:
+        company_id = operation.company_id
+        assert company_id is not None
+        company_intercom_id = await self._company_intercom_id(company_id)
+        contact_id, entry = await self._attached_contact(user_key, operation)
+        attached = list(entry.get("companies") or [])
+        if company_id in attached:
+            self._skip(f"attach of {company_id} to {user_key}")
+            return
         await self._request("POST", f"/contacts/{contact_id}/companies", {"id": company_intercom_id})
+        self.contacts[user_key] = {**entry, "companies": [*attached, company_id]}
+
+    async def _detach_company(self, user_key: str, operation: Operation) -> None:
+        company_id = operation.company_id
+        assert company_id is not None
+        contact_id, entry = await self._attached_contact(user_key, operation)
+        company_intercom_id = await self._find_company(company_id)
+        if company_intercom_id is not None:
+            # A 404 means not attached (any more): the detach is already true.
+            with contextlib.suppress(NotFoundError):
+                await self._request("DELETE", f"/contacts/{contact_id}/companies/{company_intercom_id}")
+        else:
+            log.info("company %s is unknown to Intercom: nothing to detach", company_id)
+        attached = [c for c in entry.get("companies") or [] if c != company_id]
+        self.contacts[user_key] = {**entry, "companies": attached}
+
+    async def _tag_company(self, user_key: str, operation: Operation) -> None:
+        company_id = operation.company_id
+        assert company_id is not None
+        name = str(operation.body["name"])
+        company_intercom_id = await self._company_intercom_id(company_id)
+        entry = dict(self.companies.get(company_id) or {})
+        tags = list(entry.get("tags") or [])
+        if name.lower() in (t.lower() for t in tags):
+            self._skip(f"tag {name!r} on {company_id}")
+            return
+        await self._request("POST", "/tags", {"name": name, "companies": [{"id": company_intercom_id}]})
+        self.companies[company_id] = {**entry, "tags": [*tags, name]}
 
     _handlers: dict[Action, Callable[[Executor, str, Operation], Awaitable[None]]] = {
         Action.UPSERT_CONTACT: _upsert_contact,
         Action.TRACK_EVENT: _track_event,
         Action.UPSERT_COMPANY: _upsert_company,
         Action.ATTACH_COMPANY: _attach_company,
+        Action.DETACH_COMPANY: _detach_company,
+        Action.TAG_COMPANY: _tag_company,
     }
 
 
 def _not_found(message: str) -> NotFoundError:
     error = NotFoundError(message, status=None)
     error.reason = "contact_not_found"
+    return error
+
+
+def _cap_error(message: str) -> RejectedError:
+    error = RejectedError(message)
+    error.reason = "event_name_cap"
     return error

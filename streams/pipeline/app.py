@@ -20,14 +20,20 @@ from typing import Any
 
 import faust
 
-from streams.deadletter import SourceRecord, dead_letter_for_delivery, dead_letter_for_input
+from streams.deadletter import (
+    SourceRecord,
+    dead_letter_for_delivery,
+    dead_letter_for_input,
+    dead_letter_for_report,
+)
 from streams.delivery import Executor
+from streams.delivery.attributes import AttributeCache
 from streams.delivery.retry import RetryPolicy
 from streams.errors import DeliveryError, InvalidEventError
 from streams.events import decode_raw_event, parse_event
 from streams.intercom import IntercomClient, SlidingWindowLimiter
 from streams.kafka_security import faust_security
-from streams.mapping import Operation, Plan, plan_event
+from streams.mapping import Operation, Plan, Report, plan_event
 from streams.observability import install_observability, metrics
 from streams.pipeline import faust_fixes
 from streams.records import codec_for
@@ -66,6 +72,7 @@ def delivery_record(plan: Plan, event: dict[str, Any], source: SourceRecord) -> 
         "event_type": plan.event_type,
         "operations": [op.to_record() for op in plan.operations],
         "event": json.dumps(event, separators=(",", ":"), default=str),
+        "reports": [report.to_json() for report in plan.reports],
         "source_topic": source.topic,
         "source_partition": source.partition,
         "source_offset": source.offset,
@@ -112,6 +119,10 @@ def create_pipeline(settings: Settings) -> Pipeline:
 
     contacts = app.Table("known-contacts", default=None, partitions=settings.partitions)
     companies = app.Table("known-companies", default=None, partitions=settings.partitions)
+    # Workspace-wide state (data attributes, event names sent): every worker needs all of it.
+    workspace = app.GlobalTable("intercom-workspace", default=None, partitions=settings.partitions)
+    attribute_cache = AttributeCache(workspace, settings.attribute_refresh_s)
+    mapping_options, delivery_options = settings.mapping_options(), settings.delivery_options()
 
     delivery_codec = codec_for("delivery_request")
     dead_letter_codec = codec_for("dead_letter")
@@ -158,7 +169,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
                 continue
             metrics.event_in(parsed.type)
             try:
-                plan = plan_event(parsed)
+                plan = plan_event(parsed, mapping_options)
             except InvalidEventError as error:
                 await dead_letter(dead_letter_for_input(source, error, parsed.user_key, parsed.type))
                 continue
@@ -195,19 +206,27 @@ def create_pipeline(settings: Settings) -> Pipeline:
                 request["user_key"],
                 request["event_type"],
                 tuple(Operation.from_record(op) for op in request["operations"]),
+                tuple(Report.from_json(text) for text in request.get("reports") or ()),
             )
+            source = SourceRecord(
+                request["source_topic"],
+                request["source_partition"],
+                request["source_offset"],
+                request["user_key"].encode(),
+                request["event"].encode(),
+                request["received_at_ms"],
+            )
+            executor = Executor(
+                call, contacts, companies, policy,
+                workspace=workspace, options=delivery_options, attributes=attribute_cache,
+            )  # fmt: skip
             try:
-                await Executor(call, contacts, companies, policy).execute(plan)
+                reports = await executor.execute(plan)
             except DeliveryError as error:
-                source = SourceRecord(
-                    request["source_topic"],
-                    request["source_partition"],
-                    request["source_offset"],
-                    request["user_key"].encode(),
-                    request["event"].encode(),
-                    request["received_at_ms"],
-                )
                 await dead_letter(dead_letter_for_delivery(source, error, plan.user_key, plan.event_type))
+                continue
+            for report in reports:  # delivered, but not all as sent: make the loss visible
+                await dead_letter(dead_letter_for_report(source, report, plan.user_key, plan.event_type))
 
     install_observability(app, settings, limiters)  # /metrics, /health/*, lag, assignment logs
     return Pipeline(app=app, settings=settings)

@@ -76,9 +76,12 @@ async def test_unknown_user_is_searched_then_created_and_remembered() -> None:
             ],
         }
     }
-    assert contacts == {"u1": {"id": "c1", "role": "user"}}
-    await executor.execute(plan(IDENTIFY))  # known now: one PUT, no search
-    assert intercom.routes[2:] == ["PUT /contacts/c1"]
+    assert contacts["u1"]["id"] == "c1" and contacts["u1"]["role"] == "user"
+    await executor.execute(plan(IDENTIFY))  # known and unchanged: no call at all
+    assert intercom.routes[2:] == [] and executor.skipped == 1
+    changed = {**IDENTIFY, "traits": {"email": "A@x.io", "name": "Ada"}}
+    await executor.execute(plan(changed))  # known: one PUT of what changed, no search
+    assert intercom.calls[2:] == [("PUT", "/contacts/c1", {"name": "Ada"})]
 
 
 async def test_search_prefers_the_external_id_match() -> None:
@@ -202,7 +205,7 @@ async def test_group_upserts_company_and_attaches_known_contact() -> None:
     )
     assert intercom.routes == ["POST /companies", "POST /contacts/c1/companies"]
     assert intercom.calls[1][2] == {"id": "k1"}
-    assert companies == {"acme": {"id": "k1"}}
+    assert companies["acme"]["id"] == "k1"
 
 
 async def test_group_for_unknown_user_fails_with_advice() -> None:
