@@ -110,10 +110,12 @@ def test_bad_records_are_dead_lettered_with_reasons_and_the_worker_keeps_going(
     events: list[Any] = [
         "this is not json",
         {"type": "track", "messageId": "no-id", "event": "Orphan", "timestamp": 1},
-        identify("u-bad", 1, favourite_colour="green"),  # attribute unknown to Intercom → 400
+        identify("u-bad", 1, score="high"),  # a string for an integer attribute → 400
         track("u-missing", 2, "Too Early"),  # user never identified → 404
         identify("u-good", 3),
     ]
+    # (Unknown attributes no longer fail an event: see tests/integration/test_mapping_e2e.py.)
+    pipeline.emulator.create_attribute("score", "integer")
     pipeline.start()
     pipeline.publish(events)
     pipeline.wait_drained(len(events))
@@ -125,7 +127,7 @@ def test_bad_records_are_dead_lettered_with_reasons_and_the_worker_keeps_going(
     assert reasons == ["intercom_rejected", "missing_identity", "unparseable", "user_not_found"]
     rejected = next(d for d in letters.values() if d["reason"] == "intercom_rejected")
     assert rejected["intercom_status"] == 400
-    assert "favourite_colour" in rejected["intercom_error"]
+    assert "score" in rejected["intercom_error"]
     assert json.loads(rejected["original_value"])["messageId"] == "u-bad-i1"
     assert json.loads(rejected["intercom_request"])["path"] == "/contacts"
     assert rejected["attempts"] == 1
