@@ -58,7 +58,8 @@ def make_test_certificates(directory: Path, host: str = "127.0.0.1") -> TestCert
     directory.mkdir(parents=True, exist_ok=True)
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
              "-days", _DAYS, "-sha256", "-subj", "/CN=intercom-stream test CA",
-             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign",
              cwd=directory)  # fmt: skip
     san = f"DNS:localhost,IP:{host}" if host.replace(".", "").isdigit() else f"DNS:localhost,DNS:{host}"
     server_cert, server_key = _signed(

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 
 from streams.errors import ConfigurationError
 from streams.kafka_security import aiokafka_security, check_connection
@@ -97,11 +99,23 @@ async def _start_admin(admin: AIOKafkaAdminClient, settings: Settings) -> None:
 async def log_start_positions(admin: AIOKafkaAdminClient, settings: Settings) -> None:
     """Log, per input topic, whether the consumer group resumes from committed offsets or starts from
     the configured policy (first start: no committed offsets)."""
-    try:
-        committed = await admin.list_consumer_group_offsets(settings.app_id)
-    except Exception as exc:  # informational only: never block start-up on it
-        log.info("could not read committed offsets of consumer group %s: %s", settings.app_id, exc)
-        return
+    committed: dict[Any, Any] = {}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + min(10.0, settings.kafka_connect_timeout_s)
+    while True:
+        try:
+            committed = await admin.list_consumer_group_offsets(settings.app_id)
+            break
+        except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError) as exc:
+            # A fresh cluster creates its offsets topic on this first request: then no group has
+            # committed anything yet, which is what we report if it stays unavailable.
+            if loop.time() > deadline:
+                log.info("group coordinator not available yet (%s): no committed offsets", exc)
+                break
+            await asyncio.sleep(0.5)
+        except Exception as exc:  # informational only: never block start-up on it
+            log.info("could not read committed offsets of consumer group %s: %s", settings.app_id, exc)
+            return
     inputs = [settings.raw_events_topic, settings.rekey_topic, settings.delivery_topic]
     have = {tp.topic for tp, meta in committed.items() if meta is not None and meta.offset >= 0}
     absent = [topic for topic in inputs if topic not in have]
