@@ -119,8 +119,9 @@ def create_pipeline(settings: Settings) -> Pipeline:
 
     contacts = app.Table("known-contacts", default=None, partitions=settings.partitions)
     companies = app.Table("known-companies", default=None, partitions=settings.partitions)
-    # Workspace-wide state (data attributes, event names sent): every worker needs all of it.
-    workspace = app.GlobalTable("intercom-workspace", default=None, partitions=settings.partitions)
+    # Workspace-wide state (data attributes, event names sent). A plain table: a GlobalTable's changelog
+    # was seen to be created too late for the first assignment, stalling the worker.
+    workspace = app.Table("intercom-workspace", default=None, partitions=settings.partitions)
     attribute_cache = AttributeCache(workspace, settings.attribute_refresh_s)
     mapping_options, delivery_options = settings.mapping_options(), settings.delivery_options()
 
