@@ -29,6 +29,7 @@ ADVICE = {
     "retries_exhausted": "Intercom kept failing; check its status, then replay.",
     "rate_limited": "Intercom kept answering 429 for too long; lower the budget or replay later.",
     "conflict": "Intercom reports a conflicting contact; resolve the duplicate in Intercom, then replay.",
+    "internal_error": "A bug in intercom-stream: please report it with this record; replay after the fix.",
     "unauthorized": "The Intercom token was refused; fix the token, then replay.",
     "attributes_unknown": "Create the custom attributes in Intercom (or set attribute_policy), then replay.",
     "attributes_dropped": "The event was delivered without these attributes; create them in Intercom and "

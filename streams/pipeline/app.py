@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,6 @@ from streams.intercom import IntercomClient, SlidingWindowLimiter
 from streams.kafka_security import faust_security
 from streams.mapping import Operation, Plan, Report, plan_event
 from streams.observability import install_observability, metrics
-from streams.pipeline import faust_fixes
 from streams.records import codec_for
 from streams.settings import Settings
 
@@ -82,7 +82,6 @@ def delivery_record(plan: Plan, event: dict[str, Any], source: SourceRecord) -> 
 
 def create_pipeline(settings: Settings) -> Pipeline:
     token = settings.require_token()
-    faust_fixes.install()
     data_dir = Path(settings.data_dir)
     app = faust.App(
         settings.app_id,
@@ -97,11 +96,8 @@ def create_pipeline(settings: Settings) -> Pipeline:
         broker_session_timeout=settings.consumer_session_timeout_s,
         broker_heartbeat_interval=max(0.5, settings.consumer_session_timeout_s / 10),
         broker_commit_interval=settings.commit_interval_s,
-        # An event whose processing is cancelled (shutdown, rebalance) must be processed again by
-        # whoever owns the partition next, not acked: acking it would lose it.
-        stream_ack_cancelled_tasks=False,
-        # Start reading as soon as partitions are assigned: with Faust's default 3 s delay, records
-        # fetched before the seek to the committed offsets were seen to open false offset gaps.
+        # Resume processing as soon as table recovery ends (Faust's default waits 3 s after every
+        # rebalance, which only adds latency).
         stream_recovery_delay=0.0,
         consumer_auto_offset_reset=settings.consumer_auto_offset_reset,
         **faust_security(settings),  # TLS / SASL (streams.kafka_security)
@@ -151,32 +147,51 @@ def create_pipeline(settings: Settings) -> Pipeline:
         key = record["user_key"].encode() if record["user_key"] else record["original_key"]
         await send_and_wait(dead_letter_topic, key, dead_letter_codec.encode(record))
 
+    async def consume(stream: Any, handle: Callable[[Any], Awaitable[None]]) -> None:
+        """Process each event, then ack it: an event is acked only once it is fully handled.
+
+        Faust's own acking (``stream.events()``) acks in a ``finally``, so an event whose handling
+        is cancelled at shutdown or rebalance gets committed unprocessed, i.e. lost
+        (faust-streaming 0.15.3 ignores ``stream_ack_cancelled_tasks``). Manual acks avoid that:
+        the next owner of the partition handles it again.
+        """
+        async for event in stream.noack().events():
+            try:
+                await handle(event)
+            except Exception as exc:  # a bug must neither stop the partition nor lose the event
+                log.exception("internal error handling %s", event.message.tp)
+                error = InvalidEventError("internal_error", f"{type(exc).__name__}: {exc}")
+                await dead_letter(dead_letter_for_input(_source(event.message), error))
+            event.ack()
+
+    async def transform_one(event: Any) -> None:
+        message = event.message
+        source = _source(message)
+        try:
+            raw = decode_raw_event(message.value, message.headers)
+            parsed = parse_event(raw)
+        except InvalidEventError as error:
+            await dead_letter(dead_letter_for_input(source, error))
+            return
+        user_key = parsed.user_key.encode()
+        if message.topic == settings.raw_events_topic and message.key != user_key:
+            # The producer keyed by something else: route through the re-key topic so this
+            # user's records meet in one partition (and one table shard) from here on.
+            await send_and_wait(rekey_topic, user_key, message.value, message.headers)
+            return
+        metrics.event_in(parsed.type)
+        try:
+            plan = plan_event(parsed, mapping_options)
+        except InvalidEventError as error:
+            await dead_letter(dead_letter_for_input(source, error, parsed.user_key, parsed.type))
+            return
+        await send_and_wait(
+            delivery_topic, user_key, delivery_codec.encode(delivery_record(plan, raw, source))
+        )
+
     @app.agent(raw_channel, name="transform")
     async def transform(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            source = _source(message)
-            try:
-                raw = decode_raw_event(message.value, message.headers)
-                parsed = parse_event(raw)
-            except InvalidEventError as error:
-                await dead_letter(dead_letter_for_input(source, error))
-                continue
-            user_key = parsed.user_key.encode()
-            if message.topic == settings.raw_events_topic and message.key != user_key:
-                # The producer keyed by something else: route through the re-key topic so this
-                # user's records meet in one partition (and one table shard) from here on.
-                await send_and_wait(rekey_topic, user_key, message.value, message.headers)
-                continue
-            metrics.event_in(parsed.type)
-            try:
-                plan = plan_event(parsed, mapping_options)
-            except InvalidEventError as error:
-                await dead_letter(dead_letter_for_input(source, error, parsed.user_key, parsed.type))
-                continue
-            await send_and_wait(
-                delivery_topic, user_key, delivery_codec.encode(delivery_record(plan, raw, source))
-            )
+        await consume(stream, transform_one)
 
     def client() -> IntercomClient:
         if not clients:
@@ -190,44 +205,44 @@ def create_pipeline(settings: Settings) -> Pipeline:
             )
         return clients[0]
 
+    async def sink_one(event: Any) -> None:
+        message = event.message
+        request = delivery_codec.decode(message.value)
+        limiter = limiters.setdefault(message.partition, SlidingWindowLimiter(max_calls, window_s))
+
+        async def call(method: str, path: str, body: Any, _limiter: SlidingWindowLimiter = limiter) -> Any:
+            await _limiter.acquire()
+            return await client().request(method, path, body)
+
+        plan = Plan(
+            request["user_key"],
+            request["event_type"],
+            tuple(Operation.from_record(op) for op in request["operations"]),
+            tuple(Report.from_json(text) for text in request.get("reports") or ()),
+        )
+        source = SourceRecord(
+            request["source_topic"],
+            request["source_partition"],
+            request["source_offset"],
+            request["user_key"].encode(),
+            request["event"].encode(),
+            request["received_at_ms"],
+        )
+        executor = Executor(
+            call, contacts, companies, policy,
+            workspace=workspace, options=delivery_options, attributes=attribute_cache,
+        )  # fmt: skip
+        try:
+            reports = await executor.execute(plan)
+        except DeliveryError as error:
+            await dead_letter(dead_letter_for_delivery(source, error, plan.user_key, plan.event_type))
+            return
+        for report in reports:  # delivered, but not all as sent: make the loss visible
+            await dead_letter(dead_letter_for_report(source, report, plan.user_key, plan.event_type))
+
     @app.agent(delivery_topic, name="sink")
     async def sink(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            request = delivery_codec.decode(message.value)
-            limiter = limiters.setdefault(message.partition, SlidingWindowLimiter(max_calls, window_s))
-
-            async def call(
-                method: str, path: str, body: Any, _limiter: SlidingWindowLimiter = limiter
-            ) -> Any:
-                await _limiter.acquire()
-                return await client().request(method, path, body)
-
-            plan = Plan(
-                request["user_key"],
-                request["event_type"],
-                tuple(Operation.from_record(op) for op in request["operations"]),
-                tuple(Report.from_json(text) for text in request.get("reports") or ()),
-            )
-            source = SourceRecord(
-                request["source_topic"],
-                request["source_partition"],
-                request["source_offset"],
-                request["user_key"].encode(),
-                request["event"].encode(),
-                request["received_at_ms"],
-            )
-            executor = Executor(
-                call, contacts, companies, policy,
-                workspace=workspace, options=delivery_options, attributes=attribute_cache,
-            )  # fmt: skip
-            try:
-                reports = await executor.execute(plan)
-            except DeliveryError as error:
-                await dead_letter(dead_letter_for_delivery(source, error, plan.user_key, plan.event_type))
-                continue
-            for report in reports:  # delivered, but not all as sent: make the loss visible
-                await dead_letter(dead_letter_for_report(source, report, plan.user_key, plan.event_type))
+        await consume(stream, sink_one)
 
     install_observability(app, settings, limiters)  # /metrics, /health/*, lag, assignment logs
     return Pipeline(app=app, settings=settings)
