@@ -36,6 +36,7 @@ from streams.intercom import IntercomClient, SlidingWindowLimiter
 from streams.kafka_security import faust_security
 from streams.mapping import Operation, Plan, Report, plan_event
 from streams.observability import install_observability, metrics
+from streams.pipeline import faust_guards
 from streams.records import codec_for
 from streams.settings import Settings
 
@@ -82,6 +83,7 @@ def delivery_record(plan: Plan, event: dict[str, Any], source: SourceRecord) -> 
 
 def create_pipeline(settings: Settings) -> Pipeline:
     token = settings.require_token()
+    faust_guards.install()
     data_dir = Path(settings.data_dir)
     app = faust.App(
         settings.app_id,
@@ -162,6 +164,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
                 log.exception("internal error handling %s", event.message.tp)
                 error = InvalidEventError("internal_error", f"{type(exc).__name__}: {exc}")
                 await dead_letter(dead_letter_for_input(_source(event.message), error))
+            faust_guards.mark_handled(event.message)
             event.ack()
 
     async def transform_one(event: Any) -> None:

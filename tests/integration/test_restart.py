@@ -26,8 +26,9 @@ async def _processed_some(pipeline: RunningPipeline, total: int) -> None:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="known defect (issue 4 stays open): with faust-streaming 0.15.3 a restarted worker sometimes "
-    "loses one record or stalls after re-joining; this test reproduces it in roughly 1 run of 4",
+    reason="known defect, issue 4 stays open: after a restart faust-streaming 0.15.3 sometimes never hands "
+    "the record at the committed offset to the agent; streams/pipeline/faust_guards.py keeps it "
+    "uncommitted (replayed on the next restart, never lost), but this run then does not drain",
 )
 def test_restart_mid_stream_loses_nothing_and_recovers_tables(pipeline: RunningPipeline) -> None:
     pipeline.emulator.configure(rate_limit=0)
@@ -62,9 +63,10 @@ def test_restart_mid_stream_loses_nothing_and_recovers_tables(pipeline: RunningP
     pipeline.workers[-1].stop()
     pipeline.start()
     searches_before = sum(1 for c in pipeline.emulator.requests() if c["path"] == "/contacts/search")
-    later = [identify(user, 59) for user in users]
+    puts_before = sum(1 for c in pipeline.emulator.requests() if c["method"] == "PUT")
+    later = [identify(user, 59, name=f"Renamed {user}") for user in users]
     pipeline.publish(later)
     pipeline.wait_drained(len(events) + len(later))
     calls = pipeline.emulator.requests()
     assert sum(1 for c in calls if c["path"] == "/contacts/search") == searches_before
-    assert sum(1 for c in calls if c["method"] == "PUT") >= len(users)
+    assert sum(1 for c in calls if c["method"] == "PUT") - puts_before >= len(users)
