@@ -124,7 +124,8 @@ def test_bad_records_are_dead_lettered_with_reasons_and_the_worker_keeps_going(
         for d in pipeline.dead_letters()
     }
     reasons = sorted(d["reason"] for d in letters.values())
-    assert reasons == ["intercom_rejected", "missing_identity", "unparseable", "user_not_found"]
+    seen = [(d["reason"], d["user_key"], d["message"][:100]) for d in pipeline.dead_letters()]
+    assert reasons == ["intercom_rejected", "missing_identity", "unparseable", "user_not_found"], seen
     rejected = next(d for d in letters.values() if d["reason"] == "intercom_rejected")
     assert rejected["intercom_status"] == 400
     assert "score" in rejected["intercom_error"]
