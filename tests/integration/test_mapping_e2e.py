@@ -7,30 +7,10 @@ from typing import Any
 
 import pytest
 
+from tests.integration.builders import group, identify
 from tests.integration.conftest import RunningPipeline
 
 pytestmark = pytest.mark.integration
-
-
-def identify(user: str, n: int, **traits: Any) -> dict[str, Any]:
-    return {
-        "type": "identify",
-        "messageId": f"{user}-i{n}",
-        "userId": user,
-        "timestamp": f"2026-11-20T10:00:{n:02d}Z",
-        "traits": {"email": f"{user}@example.com", **traits},
-    }
-
-
-def group(user: str, n: int, company: str, **traits: Any) -> dict[str, Any]:
-    return {
-        "type": "group",
-        "messageId": f"{user}-g{n}",
-        "userId": user,
-        "groupId": company,
-        "timestamp": f"2026-11-20T10:00:{n:02d}Z",
-        "traits": {"name": company.title(), **traits},
-    }
 
 
 def routes(pipeline: RunningPipeline) -> list[str]:

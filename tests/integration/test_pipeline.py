@@ -9,41 +9,10 @@ from typing import Any
 import pytest
 
 from streams.kafka_io import read_all
+from tests.integration.builders import group, identify, track
 from tests.integration.conftest import TOKEN, RunningPipeline
 
 pytestmark = pytest.mark.integration
-
-
-def identify(user: str, n: int, **traits: Any) -> dict[str, Any]:
-    return {
-        "type": "identify",
-        "messageId": f"{user}-i{n}",
-        "userId": user,
-        "timestamp": f"2026-11-20T10:00:{n:02d}Z",
-        "traits": {"email": f"{user}@example.com", **traits},
-    }
-
-
-def track(user: str, n: int, name: str) -> dict[str, Any]:
-    return {
-        "type": "track",
-        "messageId": f"{user}-t{n}",
-        "userId": user,
-        "event": name,
-        "timestamp": f"2026-11-20T10:00:{n:02d}Z",
-        "properties": {"n": n},
-    }
-
-
-def group(user: str, n: int, company: str) -> dict[str, Any]:
-    return {
-        "type": "group",
-        "messageId": f"{user}-g{n}",
-        "userId": user,
-        "groupId": company,
-        "timestamp": f"2026-11-20T10:00:{n:02d}Z",
-        "traits": {"name": company.title(), "tier": "gold"},
-    }
 
 
 def calls_for(calls: list[dict[str, Any]], needle: str) -> list[str]:
@@ -64,7 +33,7 @@ def test_identify_track_group_reach_intercom_in_per_user_order(pipeline: Running
     for n in range(1, 4):  # interleave users, each with its own ordered story
         for user in users:
             events += [identify(user, n * 10, plan=f"p{n}"), track(user, n * 10 + 1, f"Step {n}")]
-    events += [group(user, 50, "acme") for user in users]
+    events += [group(user, 50, "acme", tier="gold") for user in users]
     pipeline.start()
     pipeline.publish(events)
     pipeline.wait_drained(len(events))

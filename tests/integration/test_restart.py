@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from streams.kafka_io import group_lag
+from tests.integration.builders import identify, track
 from tests.integration.conftest import RunningPipeline
-from tests.integration.test_pipeline import identify, track
 
 pytestmark = pytest.mark.integration
 
