@@ -147,6 +147,34 @@ class Settings(BaseSettings):
     metadata_priority: str = Field(
         "", description="Event metadata keys kept first when an event has more than 10 (comma separated)."
     )
+    anonymous_policy: Literal["lead", "external_id", "skip"] = Field(
+        "lead",
+        description="Events with only an anonymousId: create an Intercom lead, send the anonymousId as "
+        "external_id, or skip (counted and logged).",
+    )
+    page_policy: Literal["ignore", "track"] = Field(
+        "ignore",
+        description="page and screen events: ignore (counted as filtered) or send as track events named "
+        "by the templates.",
+    )
+    page_event_template: str = Field(
+        "Viewed {name} Page",
+        description="Event name for a tracked page; {name} is the page name.",
+    )
+    screen_event_template: str = Field(
+        "Viewed {name} Screen",
+        description="Event name for a tracked screen; {name} is the screen name.",
+    )
+    consent_categories: str = Field(
+        "",
+        description="Consent categories an event must be granted (context.consentManagement), comma "
+        "separated; empty: no check.",
+    )
+    deletion_topic: str = Field(
+        "",
+        description="Optional extra input topic of deletion requests (delete events); empty: raw-events "
+        "only.",
+    )
     log_format: Literal["json", "console", "auto"] = Field(
         "auto", description="Log lines: json, console (readable), or auto (json when stdout is not a TTY)."
     )
@@ -184,6 +212,11 @@ class Settings(BaseSettings):
             event_allowlist=split_list(self.event_allowlist),
             event_denylist=split_list(self.event_denylist),
             metadata_priority=split_list(self.metadata_priority),
+            anonymous_policy=self.anonymous_policy,
+            page_policy=self.page_policy,
+            page_event_template=self.page_event_template,
+            screen_event_template=self.screen_event_template,
+            consent_categories=split_list(self.consent_categories),
         )
 
     def delivery_options(self) -> DeliveryOptions:
@@ -193,6 +226,7 @@ class Settings(BaseSettings):
             attribute_policy=self.attribute_policy,
             attribute_refresh_s=self.attribute_refresh_s,
             event_name_cap=self.event_name_cap,
+            api_version=self.api_version,
         )
 
     def require_token(self) -> str:

@@ -37,6 +37,9 @@ ADVICE = {
     "values_dropped": "The event was delivered without these values (array_policy / long_string_policy).",
     "values_truncated": "The event was delivered with these values cut to 255 characters.",
     "metadata_trimmed": "Delivered with 10 metadata keys; set metadata_priority to choose which.",
+    "suppressed": "This user was deleted on request; lift the suppression (a delete event with "
+    "context.intercom_stream.unsuppress) before sending their events again.",
+    "alias_unknown": "No lead or user is known under previousId; replay once it is known, or ignore.",
     "event_name_cap": "Intercom keeps 120 active event names: archive unused ones in Intercom (and raise "
     "event_name_cap), or deny this name, then replay.",
 }

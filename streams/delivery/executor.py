@@ -3,7 +3,10 @@
 The tables are plain mappings here (Faust tables in the worker, dicts in tests); values are JSON dicts:
   contacts:  user key   → {"id", "role", "fingerprint": {field: hash}, "companies": [company_id]}
   companies: company_id → {"id", "fingerprint": {field: hash}, "tags": [name]}
-  workspace: "data_attributes:<model>" → cached data attributes; "event_names" → names sent
+  workspace: "data_attributes:<model>" → cached data attributes; "event_names" → names sent;
+             "tag:<lower-case name>" → {"id", "name"} of contact tags created or found
+  suppressed: user key → {"since": unix seconds} for users deleted on request (events dead-lettered)
+A contacts entry may also carry "tags" (names applied) and "merged_from" (the lead merged into it).
 Every id learned goes into a table so that the next event for the same user costs no search, and a
 fingerprint of what Intercom holds lets a write that changes nothing make no call at all.
 
@@ -18,6 +21,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -47,6 +51,7 @@ class DeliveryOptions:
     attribute_refresh_s: float = 600.0
     # Intercom allows 120 active event names; new names beyond this many are dead-lettered instead.
     event_name_cap: int = 110
+    api_version: str = "2.10"
 
 
 def _hash(value: Any) -> str:
@@ -91,6 +96,7 @@ class Executor:
         workspace: Table | None = None,
         options: DeliveryOptions | None = None,
         attributes: AttributeCache | None = None,
+        suppressed: Table | None = None,
     ) -> None:
         self._call = call
         self.contacts = contacts
@@ -98,6 +104,7 @@ class Executor:
         self.policy = policy or RetryPolicy()
         self.options = options or DeliveryOptions()
         self.workspace: Table = {} if workspace is None else workspace
+        self.suppressed: Table = {} if suppressed is None else suppressed
         self.attributes = attributes or AttributeCache(self.workspace, self.options.attribute_refresh_s)
         self.reports: list[Report] = []
         self.calls = 0
@@ -105,6 +112,9 @@ class Executor:
 
     async def execute(self, plan: Plan) -> list[Report]:
         self.reports = list(plan.reports)
+        lifecycle = {Action.DELETE_CONTACT, Action.UNSUPPRESS}
+        if self.suppressed.get(plan.user_key) and not any(op.action in lifecycle for op in plan.operations):
+            raise _suppressed(plan.user_key)
         for operation in plan.operations:
             handler = self._handlers[operation.action]
             await handler(self, plan.user_key, operation)
@@ -261,7 +271,7 @@ class Executor:
             except NotFoundError:
                 # Deleted in Intercom since we learned its id: forget it and create it again.
                 log.info("known contact %s no longer exists in Intercom; re-creating", contact_id)
-                self.contacts.pop(user_key, None)
+                _forget(self.contacts, user_key)
         try:
             created, sent = await self._write("contact", "POST", "/contacts", body)
         except ConflictError as conflict:
@@ -403,6 +413,145 @@ class Executor:
         await self._request("POST", "/tags", {"name": name, "companies": [{"id": company_intercom_id}]})
         self.companies[company_id] = {**entry, "tags": [*tags, name]}
 
+    # -- anonymous visitors, alias, deletion ------------------------------------------------------
+
+    async def _user_contact(self, ref: ContactRef) -> str:
+        """The Intercom id of the user ``ref.user_id``: found by external_id, else created (bare: the
+        merge and the user's own identify fill it in)."""
+        found = await self._search(ContactRef(user_id=ref.user_id))
+        if found is not None and found.get("role", "user") == "user":
+            return str(found["id"])
+        try:
+            created = await self._request("POST", "/contacts", {"external_id": ref.user_id, "role": "user"})
+        except ConflictError as conflict:  # created meanwhile by the user's own identify
+            if not conflict.existing_id:
+                raise
+            return str(conflict.existing_id)
+        return str(created["id"])
+
+    async def _merge_into(self, user_key: str, lead_id: str, user_id: str) -> None:
+        """Merge the lead known under ``user_key`` into the user; a lead Intercom already merged (or
+        deleted) answers 404 under both versions: the merge is then already true."""
+        ref = ContactRef(user_id=user_id)
+        if self.suppressed.get(user_id):  # best effort: the user's entry may live on another worker
+            log.info("not merging lead %s: user %s is suppressed", lead_id, user_id)
+            return
+        into = await self._user_contact(ref)
+        body: dict[str, Any] = {"from": lead_id, "into": into}
+        if self.options.api_version != "2.10":
+            body["skip_duplicate_validation"] = True  # 2.16 refuses non-duplicates otherwise
+        try:
+            await self._request("POST", "/contacts/merge", body)
+        except NotFoundError:
+            log.info("lead %s was already merged or deleted in Intercom", lead_id)
+        # From now on this anonymousId addresses the user, never the merged-away lead.
+        self.contacts[user_key] = {"id": into, "role": "user", "merged_from": lead_id, "fingerprint": {}}
+
+    async def _ensure_lead(self, user_key: str, operation: Operation) -> None:
+        """An anonymous visitor's lead, created on first use; a known key (a lead, or the user it was
+        merged into) costs nothing."""
+        if self.contacts.get(user_key):
+            return
+        created = await self._request("POST", "/contacts", operation.body or {"role": "lead"})
+        self._remember_contact(user_key, created, operation.body, fresh=True)
+
+    async def _merge_lead(self, user_key: str, operation: Operation) -> None:
+        entry = self.contacts.get(user_key)
+        if not entry or entry.get("role") != "lead" or operation.contact is None:
+            return  # not a lead we created (or already merged): nothing to do, no call
+        assert operation.contact.user_id is not None
+        await self._merge_into(user_key, str(entry["id"]), operation.contact.user_id)
+
+    async def _alias(self, user_key: str, operation: Operation) -> None:
+        """``user_key`` is the previousId; ``body.user_id`` the new userId."""
+        new_id = str(operation.body["user_id"])
+        entry = self.contacts.get(user_key) or {}
+        if entry.get("role") == "lead":
+            await self._merge_into(user_key, str(entry["id"]), new_id)
+            return
+        if entry.get("merged_from"):
+            self._skip(f"alias of {user_key}: its lead is already merged into a user")
+            return
+        contact_id = await self.resolve_contact(user_key, ContactRef(user_id=user_key))
+        if contact_id is not None:
+            try:
+                await self._request("PUT", f"/contacts/{contact_id}", {"external_id": new_id})
+                _forget(self.contacts, user_key)  # the old id names nobody now
+                return
+            except NotFoundError:
+                _forget(self.contacts, user_key)
+        self.reports.append(
+            Report(
+                "alias_unknown",
+                f"alias {user_key!r} → {new_id!r}: no lead or user is known as {user_key!r}; nothing done",
+                {"previous_id": user_key, "user_id": new_id},
+            )
+        )
+
+    async def _delete_contact(self, user_key: str, operation: Operation) -> None:
+        contact_id = await self.resolve_contact(user_key, operation.contact)
+        if contact_id is None:
+            log.info("deletion of %s: no Intercom contact found (counted as done)", user_key)
+        else:
+            with contextlib.suppress(NotFoundError):  # already gone: the deletion is true
+                await self._request("DELETE", f"/contacts/{contact_id}")
+        _forget(self.contacts, user_key)
+        self.suppressed[user_key] = {"since": int(time.time())}
+
+    async def _unsuppress(self, user_key: str, operation: Operation) -> None:
+        _forget(self.suppressed, user_key)
+        log.info("suppression of %s lifted", user_key)
+
+    # -- contact tags -----------------------------------------------------------------------------
+
+    async def _tag_id(self, name: str, *, fresh: bool = False) -> str:
+        key = f"tag:{name.lower()}"
+        known = self.workspace.get(key)
+        if known and not fresh:
+            return str(known["id"])
+        tag = await self._request("POST", "/tags", {"name": name})  # creates it, or returns it
+        self.workspace[key] = {"id": str(tag["id"]), "name": tag.get("name", name)}
+        return str(tag["id"])
+
+    async def _tagged_contact(self, user_key: str, operation: Operation) -> tuple[str, bool]:
+        """The contact to tag, and whether it is the table's entry for ``user_key``."""
+        given = operation.body.get("contact_id")
+        if given:
+            return str(given), False
+        contact_id = await self.resolve_contact(user_key, operation.contact)
+        if contact_id is None:
+            raise _not_found(f"no Intercom contact found for user {user_key!r} to tag")
+        return contact_id, True
+
+    async def _tag_contact(self, user_key: str, operation: Operation) -> None:
+        name = str(operation.body["name"])
+        contact_id, own = await self._tagged_contact(user_key, operation)
+        entry = dict(self.contacts.get(user_key) or {}) if own else {}
+        tags = list(entry.get("tags") or [])
+        if own and name.lower() in (t.lower() for t in tags):
+            self._skip(f"tag {name!r} on {user_key}")
+            return
+        tag_id = await self._tag_id(name)
+        try:
+            await self._request("POST", f"/contacts/{contact_id}/tags", {"id": tag_id})
+        except NotFoundError:  # the cached tag was deleted in Intercom: look it up again, once
+            await self._request(
+                "POST", f"/contacts/{contact_id}/tags", {"id": await self._tag_id(name, fresh=True)}
+            )
+        if own:
+            self.contacts[user_key] = {**entry, "tags": [*tags, name]}
+
+    async def _untag_contact(self, user_key: str, operation: Operation) -> None:
+        name = str(operation.body["name"])
+        contact_id, own = await self._tagged_contact(user_key, operation)
+        tag_id = await self._tag_id(name)
+        with contextlib.suppress(NotFoundError):  # not applied (any more): the untag is true
+            await self._request("DELETE", f"/contacts/{contact_id}/tags/{tag_id}")
+        if own:
+            entry = dict(self.contacts.get(user_key) or {})
+            entry["tags"] = [t for t in entry.get("tags") or [] if t.lower() != name.lower()]
+            self.contacts[user_key] = entry
+
     _handlers: dict[Action, Callable[[Executor, str, Operation], Awaitable[None]]] = {
         Action.UPSERT_CONTACT: _upsert_contact,
         Action.TRACK_EVENT: _track_event,
@@ -410,7 +559,29 @@ class Executor:
         Action.ATTACH_COMPANY: _attach_company,
         Action.DETACH_COMPANY: _detach_company,
         Action.TAG_COMPANY: _tag_company,
+        Action.ENSURE_LEAD: _ensure_lead,
+        Action.MERGE_LEAD: _merge_lead,
+        Action.ALIAS: _alias,
+        Action.DELETE_CONTACT: _delete_contact,
+        Action.UNSUPPRESS: _unsuppress,
+        Action.TAG_CONTACT: _tag_contact,
+        Action.UNTAG_CONTACT: _untag_contact,
     }
+
+
+def _forget(table: Table, key: str) -> None:
+    """Remove ``key`` (a tombstone in a Faust table's changelog); absent keys are fine."""
+    if table.get(key) is not None:
+        del table[key]
+
+
+def _suppressed(user_key: str) -> RejectedError:
+    error = RejectedError(
+        f"user {user_key!r} was deleted on request and is suppressed: the event is not sent, so the "
+        "person is not re-created"
+    )
+    error.reason = "suppressed"
+    return error
 
 
 def _not_found(message: str) -> NotFoundError:

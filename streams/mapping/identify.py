@@ -160,6 +160,39 @@ def _trait_companies(event: SegmentEvent) -> list[Any]:
     return found
 
 
+def _tag_names(value: Any) -> list[str]:
+    items = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else []
+    return [text for text in (as_text(item) for item in items) if text]
+
+
+def contact_tags(event: SegmentEvent) -> tuple[list[str], list[str]]:
+    """``integrations.Intercom.tags`` (names, or ``{name, untag: true}`` objects as in Intercom's own
+    untag form) and ``integrations.Intercom.untags`` → (names to tag, names to untag), in order."""
+    tag: list[str] = []
+    untag: list[str] = []
+    raw = first(event, intercom_paths("tags"))
+    for item in raw if isinstance(raw, list) else _tag_names(raw):
+        if isinstance(item, dict):
+            name = as_text(item.get("name"))
+            if name:
+                (untag if as_bool(item.get("untag")) else tag).append(name)
+        else:
+            tag.extend(_tag_names([item]))
+    untag.extend(_tag_names(first(event, intercom_paths("untags", "removeTags"))))
+    return list(dict.fromkeys(tag)), list(dict.fromkeys(untag))
+
+
+def tag_operations(event: SegmentEvent, ref: ContactRef) -> list[Operation]:
+    """Contact tags, addressed like the contact, or by ``integrations.Intercom.contactId`` (an
+    Intercom id) when given."""
+    tag, untag = contact_tags(event)
+    contact_id = as_text(first(event, intercom_paths("contactId", "contact_id", "intercomId")))
+    extra = {"contact_id": contact_id} if contact_id else {}
+    return [Operation(Action.TAG_CONTACT, {"name": name, **extra}, ref) for name in tag] + [
+        Operation(Action.UNTAG_CONTACT, {"name": name, **extra}, ref) for name in untag
+    ]
+
+
 def plan_identify(
     event: SegmentEvent, options: MappingOptions | None = None
 ) -> tuple[list[Operation], list[Report]]:
@@ -179,4 +212,5 @@ def plan_identify(
                 Operation(Action.UPSERT_COMPANY, company.body, company_id=company.company_id),
                 Operation(Action.ATTACH_COMPANY, {}, ref, company_id=company.company_id),
             ]
+    operations += tag_operations(event, ref)
     return operations, reports

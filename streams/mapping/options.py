@@ -11,6 +11,8 @@ from typing import Literal
 
 ArrayPolicy = Literal["stringify", "drop"]
 LongStringPolicy = Literal["truncate", "drop"]
+AnonymousPolicy = Literal["lead", "external_id", "skip"]
+PagePolicy = Literal["ignore", "track"]
 
 # Intercom stores custom attribute and metadata strings up to 255 characters.
 MAX_STRING = 255
@@ -31,6 +33,11 @@ class MappingOptions:
     event_denylist: tuple[str, ...] = ()
     metadata_priority: tuple[str, ...] = ()
     metadata_max_keys: int = MAX_METADATA_KEYS
+    anonymous_policy: AnonymousPolicy = "lead"
+    page_policy: PagePolicy = "ignore"
+    page_event_template: str = "Viewed {name} Page"
+    screen_event_template: str = "Viewed {name} Screen"
+    consent_categories: tuple[str, ...] = ()
 
     def event_allowed(self, name: str) -> bool:
         """Exact names or shell-style patterns (``Order *``); the deny list wins over the allow list."""

@@ -21,6 +21,13 @@ class Action(StrEnum):
     DETACH_COMPANY = "detach_company"  # DELETE /contacts/{id}/companies/{intercom company id}
     TAG_COMPANY = "tag_company"  # POST /tags {name, companies: [{id}]} (skipped when already applied)
     CREATE_ATTRIBUTE = "create_attribute"  # POST /data_attributes (made by the sink's attribute policy)
+    ENSURE_LEAD = "ensure_lead"  # POST /contacts {role: lead} unless the table knows the key (no call)
+    MERGE_LEAD = "merge_lead"  # POST /contacts/merge {from: lead, into: user} when the key is a known lead
+    ALIAS = "alias"  # merge (known lead) or PUT /contacts/{id} {external_id: new} (known user)
+    DELETE_CONTACT = "delete_contact"  # DELETE /contacts/{id}, then forget and suppress the user
+    UNSUPPRESS = "unsuppress"  # lift a suppression (no Intercom call)
+    TAG_CONTACT = "tag_contact"  # POST /tags {name} (once), POST /contacts/{id}/tags {id}
+    UNTAG_CONTACT = "untag_contact"  # DELETE /contacts/{id}/tags/{tag id}
 
 
 @dataclass(frozen=True)
@@ -89,11 +96,28 @@ class Report:
         return cls(data["reason"], data["message"], data.get("details") or {})
 
 
+class Filtered(Exception):
+    """Raised by a planner for an event that is deliberately not sent (``reason`` is a closed set:
+    ``event_filtered``, ``page_ignored``, ``screen_ignored``, ``anonymous_skipped``, ``consent_denied``,
+    ``alias_noop``). The pipeline counts and logs it; it is not an error."""
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(message or reason)
+        self.reason = reason
+        self.message = message or reason
+
+
 @dataclass(frozen=True)
 class Plan:
-    """The operations for one event, in the order they must happen, and what the mapping reported."""
+    """The operations for one event, in the order they must happen, and what the mapping reported.
+
+    ``filtered`` names why nothing is sent (see ``Filtered``). ``related`` are plans for *other* keys
+    that the same event needs (e.g. merging the visitor's lead, keyed by its anonymousId): each is
+    delivered keyed by its own ``user_key`` so it runs where that key's table entries live."""
 
     user_key: str
     event_type: str
     operations: tuple[Operation, ...]
     reports: tuple[Report, ...] = ()
+    filtered: str | None = None
+    related: tuple[Plan, ...] = ()

@@ -46,6 +46,13 @@ REQUEST_DURATION = Histogram(
     buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
     registry=REGISTRY,
 )
+EVENTS_FILTERED = Counter(
+    PREFIX + "events_filtered",
+    "Valid events deliberately not sent, by reason (event_filtered, page_ignored, screen_ignored, "
+    "anonymous_skipped, consent_denied, alias_noop).",
+    ["reason"],
+    registry=REGISTRY,
+)
 RETRIES = Counter(
     PREFIX + "retries", "Intercom calls attempted again after a transient failure.", registry=REGISTRY
 )
@@ -85,6 +92,10 @@ def endpoint_label(method: str, path: str) -> str:
 
 def event_in(event_type: str) -> None:
     EVENTS_IN.labels(type=event_type).inc()
+
+
+def filtered(reason: str) -> None:
+    EVENTS_FILTERED.labels(reason=reason).inc()
 
 
 def dead_letter(reason: str) -> None:

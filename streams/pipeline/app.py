@@ -108,9 +108,10 @@ def create_pipeline(settings: Settings) -> Pipeline:
         key_serializer="json",
         value_serializer="json",
     )
-    raw_channel = app.topic(
-        settings.raw_events_topic, settings.rekey_topic, key_serializer="raw", value_serializer="raw"
-    )
+    inputs = [settings.raw_events_topic, settings.rekey_topic]
+    if settings.deletion_topic:
+        inputs.append(settings.deletion_topic)  # deletion requests on a topic of their own
+    raw_channel = app.topic(*inputs, key_serializer="raw", value_serializer="raw")
     rekey_topic = app.topic(settings.rekey_topic, key_serializer="raw", value_serializer="raw")
     delivery_topic = app.topic(settings.delivery_topic, key_serializer="raw", value_serializer="raw")
     dead_letter_topic = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
@@ -120,6 +121,8 @@ def create_pipeline(settings: Settings) -> Pipeline:
     # Workspace-wide state (data attributes, event names sent). A plain table: a GlobalTable's changelog
     # was seen to be created too late for the first assignment, stalling the worker.
     workspace = app.Table("intercom-workspace", default=None, partitions=settings.partitions)
+    # Users deleted on request (keyed by user, like known-contacts): their events are dead-lettered.
+    suppressed = app.Table("suppressed-users", default=None, partitions=settings.partitions)
     attribute_cache = AttributeCache(workspace, settings.attribute_refresh_s)
     mapping_options, delivery_options = settings.mapping_options(), settings.delivery_options()
 
@@ -176,8 +179,12 @@ def create_pipeline(settings: Settings) -> Pipeline:
         except InvalidEventError as error:
             await dead_letter(dead_letter_for_input(source, error))
             return
+        if message.topic == settings.deletion_topic and parsed.type != "delete":
+            wrong = InvalidEventError("invalid_event", "only delete events belong on the deletion topic")
+            await dead_letter(dead_letter_for_input(source, wrong, parsed.user_key, parsed.type))
+            return
         user_key = parsed.user_key.encode()
-        if message.topic == settings.raw_events_topic and message.key != user_key:
+        if message.topic != settings.rekey_topic and message.key != user_key:
             # The producer keyed by something else: route through the re-key topic so this
             # user's records meet in one partition (and one table shard) from here on.
             await send_and_wait(rekey_topic, user_key, message.value, message.headers)
@@ -188,9 +195,23 @@ def create_pipeline(settings: Settings) -> Pipeline:
         except InvalidEventError as error:
             await dead_letter(dead_letter_for_input(source, error, parsed.user_key, parsed.type))
             return
-        await send_and_wait(
-            delivery_topic, user_key, delivery_codec.encode(delivery_record(plan, raw, source))
-        )
+        if plan.filtered is not None:
+            # Deliberately not sent: counted and logged, never dead-lettered (docs/mapping.md).
+            metrics.filtered(plan.filtered)
+            log.info(
+                "filtered %s event %s of %s: %s",
+                parsed.type,
+                parsed.message_id,
+                parsed.user_key,
+                plan.filtered,
+            )
+            return
+        for part in (plan, *plan.related):  # each keyed by the user whose table entries it uses
+            await send_and_wait(
+                delivery_topic,
+                part.user_key.encode(),
+                delivery_codec.encode(delivery_record(part, raw, source)),
+            )
 
     @app.agent(raw_channel, name="transform")
     async def transform(stream: Any) -> None:
@@ -233,7 +254,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
         )
         executor = Executor(
             call, contacts, companies, policy,
-            workspace=workspace, options=delivery_options, attributes=attribute_cache,
+            workspace=workspace, options=delivery_options, attributes=attribute_cache, suppressed=suppressed,
         )  # fmt: skip
         try:
             reports = await executor.execute(plan)

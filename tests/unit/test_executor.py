@@ -218,13 +218,17 @@ async def test_group_for_unknown_user_fails_with_advice() -> None:
         )
 
 
-async def test_event_of_unknown_lead_fails_without_calling() -> None:
-    intercom = ScriptedIntercom({})
-    with pytest.raises(NotFoundError) as caught:
-        await Executor(intercom, {}, {}, FAST).execute(
-            plan({"type": "track", "anonymousId": "a1", "event": "E", "timestamp": 1})
+async def test_event_of_unknown_visitor_creates_its_lead_once() -> None:
+    lead = {"type": "contact", "id": "L1", "role": "lead"}
+    intercom = ScriptedIntercom({"POST /contacts": [(200, lead)], "POST /events": [(202, None)]})
+    contacts: dict[str, Any] = {}
+    for n in (1, 2):
+        await Executor(intercom, contacts, {}, FAST).execute(
+            plan({"type": "track", "anonymousId": "a1", "event": "E", "timestamp": n})
         )
-    assert caught.value.reason == "contact_not_found" and intercom.calls == []
+    assert intercom.routes == ["POST /contacts", "POST /events", "POST /events"]
+    assert intercom.calls[0][2] == {"role": "lead"} and intercom.calls[2][2]["id"] == "L1"
+    assert contacts["a1"]["id"] == "L1" and contacts["a1"]["role"] == "lead"
 
 
 async def test_event_of_known_lead_is_addressed_by_id() -> None:

@@ -376,7 +376,8 @@ def test_track_addressing() -> None:
     ).operations
     assert op.body == {"event_name": "E", "created_at": 1, "email": "a@x.io", "metadata": {"email": "a@x.io"}}
     assert op.contact is not None and op.contact.email == "a@x.io" and op.contact.user_id is None
-    (op,) = plan({"type": "track", "anonymousId": "a1", "event": "E", "timestamp": 1}).operations
+    (lead, op) = plan({"type": "track", "anonymousId": "a1", "event": "E", "timestamp": 1}).operations
+    assert lead.action is Action.ENSURE_LEAD  # anonymous_policy=lead: the visitor's lead on first use
     assert op.body == {"event_name": "E", "created_at": 1}  # the sink adds the lead's Intercom id
     assert op.contact is not None and op.contact.is_lead
 
@@ -439,10 +440,10 @@ def test_group_needs_group_id() -> None:
         plan({"type": "group", "userId": "u1"})
 
 
-def test_types_without_a_mapping_are_reported_not_dropped() -> None:
-    with pytest.raises(InvalidEventError) as caught:
-        plan({"type": "page", "userId": "u1", "name": "Home"})
-    assert caught.value.reason == "unsupported_type"
+def test_pages_and_screens_are_ignored_by_default_and_counted_as_filtered() -> None:
+    result = plan({"type": "page", "userId": "u1", "name": "Home"})
+    assert result.operations == () and result.filtered == "page_ignored"
+    assert plan({"type": "screen", "userId": "u1", "name": "Home"}).filtered == "screen_ignored"
 
 
 def test_plans_round_trip_through_records() -> None:
