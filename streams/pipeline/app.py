@@ -213,6 +213,10 @@ def create_pipeline(settings: Settings) -> Pipeline:
                 delivery_codec.encode(delivery_record(part, raw, source)),
             )
 
+    @app.timer(2.0)
+    async def heal_offset_holes() -> None:
+        await faust_guards.heal_holes(app.consumer)
+
     @app.agent(raw_channel, name="transform")
     async def transform(stream: Any) -> None:
         await consume(stream, transform_one)

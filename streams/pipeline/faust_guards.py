@@ -15,6 +15,11 @@ Found with tests/integration/test_restart.py on Kafka 4.1 (about one event lost 
    acked*. Only records our handler finished (``mark_handled``) may be acked; the partition's owner
    reads the others again after its seek.
 
+4. *Records that never arrive.* Even so, right after an assignment a record fetched before Faust's
+   seek can vanish before it reaches the agent while the fetch position has moved on. Guard 2 keeps
+   its offset uncommitted; ``heal_holes`` (run on a timer) notices a hole at the committed offset
+   that persists across two checks and seeks the partition back to it, so the record is read again.
+
 Each guard turns a silent loss into, at worst, a replay. ``install()`` patches the classes once.
 """
 
@@ -67,12 +72,34 @@ def _ack_handled_only(self: Any, message: Any) -> bool:
 
 
 def _new_offset_without_holes(self: Any, tp: Any) -> int | None:
-    acked = self._acked[tp]
-    committed = self._committed_offset[tp]
-    if acked and committed is not None and min(acked) > committed and not self._gap[tp].overlaps(committed):
+    if _has_hole(self, tp) is not None:
         return None  # the record at the committed offset is not done yet
     result: int | None = _original_new_offset(self, tp)
     return result
+
+
+def _has_hole(consumer: Any, tp: Any) -> int | None:
+    """The committed offset of ``tp`` when later records are done but the one at it is not."""
+    acked = consumer._acked.get(tp)
+    committed = consumer._committed_offset.get(tp)
+    if not acked or committed is None or min(acked) <= committed:
+        return None
+    return None if consumer._gap[tp].overlaps(committed) else int(committed)
+
+
+_suspected_holes: set[tuple[Any, int]] = set()
+
+
+async def heal_holes(consumer: Any) -> int:
+    """Seek back to holes seen twice in a row; returns how many partitions were rewound."""
+    holes = {(tp, offset) for tp in list(consumer._acked) if (offset := _has_hole(consumer, tp)) is not None}
+    persistent = holes & _suspected_holes
+    _suspected_holes.clear()
+    _suspected_holes.update(holes - persistent)
+    for tp, offset in persistent:
+        log.warning("record %s@%d never reached the agent; reading %s again from there", tp, offset, tp)
+        await consumer.seek(tp, offset)
+    return len(persistent)
 
 
 def install() -> None:
