@@ -52,10 +52,13 @@ def test_lead_already_merged_by_intercom_and_alias_cases(pipeline: RunningPipeli
     (lead,) = people(pipeline)
     user = emulator.api("POST", "/contacts", {"external_id": "u-2", "role": "user"})
     emulator.api("POST", "/contacts/merge", {"from": lead["id"], "into": user["id"]})  # merged in Intercom
+    # An alias is keyed by previousId: a producer keying it by userId sends it through the re-key
+    # topic, so it could overtake the identify of previousId; publish that identify first.
+    pipeline.publish([ev("identify", 3, userId="a-1", traits={"email": "a1@example.com"})])
+    pipeline.wait_drained(2)
     pipeline.publish(
         [
             ev("alias", 2, previousId="anon-2", userId="u-2"),  # known lead, already merged: 404 is fine
-            ev("identify", 3, userId="a-1", traits={"email": "a1@example.com"}),
             ev("alias", 4, previousId="a-1", userId="a-2"),  # known user: external_id moves
             ev("alias", 5, previousId="ghost", userId="a-3"),  # unknown: nothing done, reported
         ]
