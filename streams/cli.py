@@ -89,6 +89,40 @@ def publish(
     typer.echo(f"published {count} events to {topic} at {settings.bootstrap_servers}")
 
 
+@app.command()
+def unsuppress(
+    user_id: Annotated[str, typer.Argument(help="The userId whose deletion suppression to lift.")],
+    bootstrap: Annotated[
+        str | None,
+        typer.Option(help="Kafka bootstrap servers (default: INTERCOM_STREAM_BOOTSTRAP_SERVERS)."),
+    ] = None,
+) -> None:
+    """Lift the suppression a deletion put on a user, so their later events reach Intercom again.
+
+    Publishes the control record the worker understands to the input topic, keyed by the user."""
+    import json
+
+    from streams.kafka_io import publish_lines
+    from streams.kafka_security import aiokafka_security, check_connection
+    from streams.settings import load_settings
+
+    record = {"type": "delete", "userId": user_id, "context": {"intercom_stream": {"unsuppress": True}}}
+    try:
+        settings = load_settings(**({"bootstrap_servers": bootstrap} if bootstrap else {}))
+        asyncio.run(check_connection(settings))
+        asyncio.run(
+            publish_lines(
+                settings.bootstrap_servers,
+                settings.raw_events_topic,
+                [json.dumps(record)],
+                security=aiokafka_security(settings),
+            )
+        )
+    except IntercomStreamError as error:
+        _fail(error)
+    typer.echo(f"asked the worker to lift the suppression of {user_id!r} (via {settings.raw_events_topic})")
+
+
 topics_app = typer.Typer(help="Manage the worker's Kafka topics.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 

@@ -3,6 +3,9 @@ end: Kafka → worker → the emulator."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -89,12 +92,12 @@ def test_deletion_suppresses_the_user_until_lifted(pipeline: RunningPipeline) ->
     assert people(pipeline) == []
     (letter,) = pipeline.dead_letters()
     assert letter["reason"] == "suppressed" and letter["user_key"] == "d-1"
-    pipeline.publish(
-        [
-            ev("delete", 5, userId="d-1", context={"intercom_stream": {"unsuppress": True}}),
-            ev("identify", 6, userId="d-1"),
-        ]
-    )
+    lifted = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "unsuppress", "d-1"],
+        env={**os.environ, **pipeline.env}, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert lifted.returncode == 0, lifted.stderr
+    pipeline.publish([ev("identify", 6, userId="d-1")])
     pipeline.wait_drained(6)
     assert [c["external_id"] for c in people(pipeline)] == ["d-1"]
 
