@@ -12,6 +12,7 @@ Records are keyed by user, so one user's requests stay in one partition, in orde
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -65,8 +66,6 @@ def _source(message: Any) -> SourceRecord:
 
 
 def delivery_record(plan: Plan, event: dict[str, Any], source: SourceRecord) -> dict[str, Any]:
-    import json
-
     return {
         "request_id": str(event.get("messageId") or f"{source.topic}/{source.partition}/{source.offset}"),
         "user_key": plan.user_key,
@@ -79,6 +78,18 @@ def delivery_record(plan: Plan, event: dict[str, Any], source: SourceRecord) -> 
         "source_offset": source.offset,
         "received_at_ms": source.received_at_ms,
     }
+
+
+def original_source(request: dict[str, Any]) -> SourceRecord:
+    """The input record a delivery request was planned from (for its dead letters)."""
+    return SourceRecord(
+        request["source_topic"],
+        request["source_partition"],
+        request["source_offset"],
+        request["user_key"].encode(),
+        request["event"].encode(),
+        request["received_at_ms"],
+    )
 
 
 def create_pipeline(settings: Settings) -> Pipeline:
@@ -130,8 +141,12 @@ def create_pipeline(settings: Settings) -> Pipeline:
     dead_letter_codec = codec_for("dead_letter")
     max_calls, window_s = settings.rate
     limiters: dict[int, SlidingWindowLimiter] = {}
+    executors: dict[int, Executor] = {}
     policy = RetryPolicy(max_attempts=settings.max_attempts)
-    clients: list[IntercomClient] = []
+    # One shared client (connection pool, keep-alive) for every partition.
+    client = IntercomClient(
+        settings.intercom_base_url, token, settings.api_version, timeout_s=settings.request_timeout_s
+    )
 
     async def send_and_wait(topic: Any, key: bytes | None, value: bytes, headers: Any = None) -> None:
         # Awaiting the broker's ack before the input offset is acked keeps delivery at-least-once.
@@ -221,47 +236,33 @@ def create_pipeline(settings: Settings) -> Pipeline:
     async def transform(stream: Any) -> None:
         await consume(stream, transform_one)
 
-    def client() -> IntercomClient:
-        if not clients:
-            clients.append(
-                IntercomClient(
-                    settings.intercom_base_url,
-                    token,
-                    settings.api_version,
-                    timeout_s=settings.request_timeout_s,
-                )
-            )
-        return clients[0]
+    def executor_for(partition: int) -> Executor:
+        """Each delivery partition spends its own rate budget (see README: sizing)."""
+        if partition not in executors:
+            limiter = limiters[partition] = SlidingWindowLimiter(max_calls, window_s)
+
+            async def call(method: str, path: str, body: Any) -> Any:
+                await limiter.acquire()
+                return await client.request(method, path, body)
+
+            executors[partition] = Executor(
+                call, contacts, companies, policy, workspace=workspace, options=delivery_options,
+                attributes=attribute_cache, suppressed=suppressed,
+            )  # fmt: skip
+        return executors[partition]
 
     async def sink_one(event: Any) -> None:
         message = event.message
         request = delivery_codec.decode(message.value)
-        limiter = limiters.setdefault(message.partition, SlidingWindowLimiter(max_calls, window_s))
-
-        async def call(method: str, path: str, body: Any, _limiter: SlidingWindowLimiter = limiter) -> Any:
-            await _limiter.acquire()
-            return await client().request(method, path, body)
-
         plan = Plan(
             request["user_key"],
             request["event_type"],
             tuple(Operation.from_record(op) for op in request["operations"]),
             tuple(Report.from_json(text) for text in request.get("reports") or ()),
         )
-        source = SourceRecord(
-            request["source_topic"],
-            request["source_partition"],
-            request["source_offset"],
-            request["user_key"].encode(),
-            request["event"].encode(),
-            request["received_at_ms"],
-        )
-        executor = Executor(
-            call, contacts, companies, policy,
-            workspace=workspace, options=delivery_options, attributes=attribute_cache, suppressed=suppressed,
-        )  # fmt: skip
+        source = original_source(request)
         try:
-            reports = await executor.execute(plan)
+            reports = await executor_for(message.partition).execute(plan)
         except DeliveryError as error:
             await dead_letter(dead_letter_for_delivery(source, error, plan.user_key, plan.event_type))
             return
