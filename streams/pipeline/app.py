@@ -183,6 +183,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
                 error = InvalidEventError("internal_error", f"{type(exc).__name__}: {exc}")
                 await dead_letter(dead_letter_for_input(_source(event.message), error))
             faust_guards.mark_handled(event.message)
+            log.debug("handled %s@%d", event.message.tp, event.message.offset)
             event.ack()
 
     async def transform_one(event: Any) -> None:
