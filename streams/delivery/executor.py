@@ -113,7 +113,9 @@ class Executor:
         self.workspace: Table = {} if workspace is None else workspace
         self.suppressed: Table = {} if suppressed is None else suppressed
         self.clock = clock
-        self.attributes = attributes or AttributeCache(self.workspace, self.options.attribute_refresh_s)
+        self.attributes = attributes or AttributeCache(
+            self.workspace, self.options.attribute_refresh_s, clock=clock
+        )
         self.reports: list[Report] = []
         self.calls = 0
         self.skipped = 0  # writes not made because Intercom already holds the same values
