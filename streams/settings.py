@@ -142,7 +142,17 @@ class Settings(BaseSettings):
         "", description="Track event names never sent (comma separated, shell patterns)."
     )
     event_name_cap: int = Field(
-        110, ge=1, le=120, description="Distinct event names sent before new names are dead-lettered."
+        110,
+        ge=1,
+        le=120,
+        description="Distinct event names a worker sends before its new names are dead-lettered (each "
+        "worker counts its own; docs/mapping.md).",
+    )
+    event_name_recheck_s: float = Field(
+        3600.0,
+        gt=0,
+        description="After Intercom refuses a new event name (120 active names), that name's events are "
+        "dead-lettered without a call for this many seconds, then it is tried again.",
     )
     metadata_priority: str = Field(
         "", description="Event metadata keys kept first when an event has more than 10 (comma separated)."
@@ -226,6 +236,7 @@ class Settings(BaseSettings):
             attribute_policy=self.attribute_policy,
             attribute_refresh_s=self.attribute_refresh_s,
             event_name_cap=self.event_name_cap,
+            event_name_recheck_s=self.event_name_recheck_s,
             api_version=self.api_version,
         )
 

@@ -3,7 +3,11 @@
 Intercom rejects a whole contact or company write (400 "Custom attribute 'x' does not exist") when one
 custom attribute is unknown. The cache lists the workspace's attributes on first use, again every
 ``refresh_s``, and again on a miss (at most every ``miss_refresh_s``), so a write can be fixed up
-*before* it is sent. Table layout (JSON values): ``data_attributes:<model>`` → ``{"names", "fetched_at"}``.
+*before* it is sent. Names Intercom refused to create (``refuse``) are remembered for ``refresh_s`` so
+that the ``create`` policy does not ask again on every event.
+Table layout (JSON values): ``data_attributes:<model>`` → ``{"names", "fetched_at", "refused"}``;
+``fetched_at`` is absent until the model's attributes have been listed once, ``refused`` maps a name
+to when Intercom refused it.
 """
 
 from __future__ import annotations
@@ -44,14 +48,30 @@ class AttributeCache:
     def _key(model: str) -> str:
         return f"data_attributes:{model}"
 
-    async def _fetch(self, request: Request, model: str) -> dict[str, Any]:
+    def _entry(self, model: str) -> dict[str, Any]:
+        return dict(self.table.get(self._key(model)) or {"names": []})
+
+    def _older_than(self, entry: dict[str, Any], age_s: float, now: float) -> bool:
+        fetched_at = entry.get("fetched_at")
+        return fetched_at is None or now - fetched_at >= age_s
+
+    async def refresh(self, request: Request, model: str) -> dict[str, Any]:
+        """List the model's attributes now (one call), keeping the refused names still remembered."""
         listed = await request("GET", f"/data_attributes?model={model}")
         names = sorted(
             str(a["name"])
             for a in (listed or {}).get("data", [])
             if isinstance(a, dict) and a.get("custom") and not a.get("archived") and a.get("name")
         )
-        entry = {"names": names, "fetched_at": self.clock()}
+        now = self.clock()
+        refused = {
+            name: at
+            for name, at in (self._entry(model).get("refused") or {}).items()
+            if now - at < self.refresh_s and name not in names
+        }
+        entry: dict[str, Any] = {"names": names, "fetched_at": now}
+        if refused:
+            entry["refused"] = refused
         self.table[self._key(model)] = entry
         return entry
 
@@ -60,22 +80,38 @@ class AttributeCache:
         wanted = set(names)
         if not wanted:
             return set()
-        entry = self.table.get(self._key(model))
+        entry = self._entry(model)
         now = self.clock()
-        if entry is None or now - entry["fetched_at"] >= self.refresh_s:
-            entry = await self._fetch(request, model)
+        if self._older_than(entry, self.refresh_s, now):
+            entry = await self.refresh(request, model)
         missing = wanted - set(entry["names"])
-        if missing and now - entry["fetched_at"] >= self.miss_refresh_s:
-            entry = await self._fetch(request, model)
+        if missing and self._older_than(entry, self.miss_refresh_s, now):
+            entry = await self.refresh(request, model)
             missing = wanted - set(entry["names"])
         return missing
 
     def add(self, model: str, name: str) -> None:
-        entry = self.table.get(self._key(model)) or {"names": [], "fetched_at": self.clock()}
-        self.table[self._key(model)] = {**entry, "names": sorted({*entry["names"], name})}
+        """Intercom has the attribute now (we created it). Never marks an unlisted model as listed."""
+        entry = self._entry(model)
+        entry["names"] = sorted({*entry["names"], name})
+        refused = {n: at for n, at in (entry.pop("refused", None) or {}).items() if n != name}
+        if refused:
+            entry["refused"] = refused
+        self.table[self._key(model)] = entry
 
     def forget(self, model: str, name: str) -> None:
         """Intercom said the attribute does not exist (archived or deleted since we listed it)."""
         entry = self.table.get(self._key(model))
         if entry is not None:
             self.table[self._key(model)] = {**entry, "names": [n for n in entry["names"] if n != name]}
+
+    def refuse(self, model: str, name: str) -> None:
+        """Intercom refused to create ``name`` (invalid, reserved, or taken by the other model)."""
+        entry = self._entry(model)
+        entry["refused"] = {**(entry.get("refused") or {}), name: self.clock()}
+        self.table[self._key(model)] = entry
+
+    def refused(self, model: str, name: str) -> bool:
+        """Whether Intercom refused to create ``name`` less than ``refresh_s`` ago."""
+        at = (self._entry(model).get("refused") or {}).get(name)
+        return at is not None and self.clock() - at < self.refresh_s

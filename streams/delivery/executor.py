@@ -4,6 +4,7 @@ The tables are plain mappings here (Faust tables in the worker, dicts in tests);
   contacts:  user key   → {"id", "role", "fingerprint": {field: hash}, "companies": [company_id]}
   companies: company_id → {"id", "fingerprint": {field: hash}, "tags": [name]}
   workspace: "data_attributes:<model>" → cached data attributes; "event_names" → names sent;
+             "event_name_refused:<name>" → {"at", "message"} when Intercom refused a new name (422);
              "tag:<lower-case name>" → {"id", "name"} of contact tags created or found
   suppressed: user key → {"since": unix seconds} for users deleted on request (events dead-lettered)
 A contacts entry may also carry "tags" (names applied) and "merged_from" (the lead merged into it).
@@ -25,6 +26,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 from streams.delivery.attributes import AttributeCache, infer_data_type
 from streams.delivery.retry import RetryPolicy, with_retries
@@ -41,6 +43,7 @@ AttributePolicy = Literal["create", "drop", "reject"]
 _UNKNOWN_ATTRIBUTE = re.compile(r"Custom attribute '([^']+)' does not exist")
 _EVENT_NAME_CAP = re.compile(r"active event names", re.I)
 EVENT_NAMES_KEY = "event_names"
+EVENT_NAME_REFUSED = "event_name_refused:"
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,9 @@ class DeliveryOptions:
     attribute_refresh_s: float = 600.0
     # Intercom allows 120 active event names; new names beyond this many are dead-lettered instead.
     event_name_cap: int = 110
+    # After Intercom refuses a new event name (its own 120-name 422), that name's events are
+    # dead-lettered without a call for this long, then one is sent again (names can be archived).
+    event_name_recheck_s: float = 3600.0
     api_version: str = "2.10"
 
 
@@ -97,6 +103,7 @@ class Executor:
         options: DeliveryOptions | None = None,
         attributes: AttributeCache | None = None,
         suppressed: Table | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._call = call
         self.contacts = contacts
@@ -105,7 +112,10 @@ class Executor:
         self.options = options or DeliveryOptions()
         self.workspace: Table = {} if workspace is None else workspace
         self.suppressed: Table = {} if suppressed is None else suppressed
-        self.attributes = attributes or AttributeCache(self.workspace, self.options.attribute_refresh_s)
+        self.clock = clock
+        self.attributes = attributes or AttributeCache(
+            self.workspace, self.options.attribute_refresh_s, clock=clock
+        )
         self.reports: list[Report] = []
         self.calls = 0
         self.skipped = 0  # writes not made because Intercom already holds the same values
@@ -157,25 +167,19 @@ class Executor:
             error.reason = "attributes_unknown"
             error.request = {"model": model, "attributes": {n: values[n] for n in sorted(missing)}}
             raise error
-        dropped: dict[str, Any] = {}
-        for name in sorted(missing):
-            if policy == "create" and values[name] is not None:
-                data_type = infer_data_type(values[name])
-                try:
-                    await self._request(
-                        "POST", "/data_attributes", {"name": name, "model": model, "data_type": data_type}
-                    )
-                    self.attributes.add(model, name)
-                    continue
-                except RejectedError as exc:  # e.g. a name Intercom refuses: fall back to dropping it
-                    log.warning("could not create %s attribute %r: %s", model, name, exc.message)
-            dropped[name] = values[name]
+        dropped = {name: values[name] for name in sorted(missing)}
+        failures: dict[str, str] = {}
+        if policy == "create":
+            created, failures = await self._create_attributes(model, dropped)
+            dropped = {name: value for name, value in dropped.items() if name not in created}
         if not dropped:
             return body
+        why = "; ".join(f"{name}: {failures[name]}" for name in dropped if name in failures)
         self.reports.append(
             Report(
                 "attributes_dropped",
-                f"{model}: custom attributes unknown to Intercom were not sent: {', '.join(dropped)}",
+                f"{model}: custom attributes unknown to Intercom were not sent: {', '.join(dropped)}"
+                + (f" (could not create them: {why})" if why else ""),
                 {"target": model, "values": dropped},
             )
         )
@@ -184,6 +188,47 @@ class Executor:
             **{k: v for k, v in body.items() if k != "custom_attributes"},
             **({"custom_attributes": kept} if kept else {}),
         }
+
+    async def _create_attributes(self, model: str, values: dict[str, Any]) -> tuple[set[str], dict[str, str]]:
+        """Create each attribute with a type inferred from its value. Returns the names Intercom has
+        now and, for each of the others, why not; the caller sends the write without those."""
+        created: set[str] = set()
+        failures: dict[str, str] = {}
+        refused: list[str] = []
+        for name, value in values.items():
+            if value is None:
+                failures[name] = "a null value gives no type to create the attribute with"
+                continue
+            if self.attributes.refused(model, name):  # remembered: do not ask on every event
+                failures[name] = "Intercom refused to create it recently"
+                continue
+            body = {"name": name, "model": model, "data_type": infer_data_type(value)}
+            try:
+                await self._request("POST", "/data_attributes", body)
+            except RejectedError as exc:  # a name or type Intercom refuses, or the other model's name
+                refused.append(name)
+                failures[name] = exc.message
+                continue
+            except DeliveryError as exc:  # transient and out of attempts: the write goes out anyway
+                failures[name] = exc.message
+                continue
+            self.attributes.add(model, name)
+            created.add(name)
+        if refused:
+            # Another worker or an admin may have created it since we listed: one fresh list tells.
+            try:
+                listed = set((await self.attributes.refresh(self._request, model))["names"])
+            except DeliveryError as exc:
+                log.warning("could not list %s attributes after a refused create: %s", model, exc.message)
+                listed = set()
+            for name in refused:
+                if name in listed:
+                    created.add(name)
+                    del failures[name]
+                else:
+                    self.attributes.refuse(model, name)
+                    log.warning("could not create %s attribute %r: %s", model, name, failures[name])
+        return created, failures
 
     async def _write(
         self, model: str, method: str, path: str, body: dict[str, Any]
@@ -303,6 +348,7 @@ class Executor:
                     "send an identify for this visitor first"
                 )
         name = event_name_key(str(body.get("event_name", "")))
+        self._check_refused_name(name, body.get("event_name"))
         names = self._event_names()
         if name not in names and len(names) >= self.options.event_name_cap:
             raise _cap_error(
@@ -314,9 +360,27 @@ class Executor:
         except RejectedError as exc:
             if _EVENT_NAME_CAP.search(exc.message):
                 exc.reason = "event_name_cap"
+                # Intercom is the authority on the 120 names (other workers count their own names):
+                # remember its no so that this name's next events cost no call until the re-check.
+                self.workspace[f"{EVENT_NAME_REFUSED}{name}"] = {"at": self.clock(), "message": exc.message}
             raise
+        _forget(self.workspace, f"{EVENT_NAME_REFUSED}{name}")
         if name not in names:
             self.workspace[EVENT_NAMES_KEY] = {"names": [*names, name]}
+
+    def _check_refused_name(self, name: str, given: Any) -> None:
+        """Dead-letter at once (no call) an event whose name Intercom refused less than
+        ``event_name_recheck_s`` ago; after that, the next event is sent to ask again."""
+        refused = self.workspace.get(f"{EVENT_NAME_REFUSED}{name}")
+        if not refused:
+            return
+        age = self.clock() - float(refused["at"])
+        if age < self.options.event_name_recheck_s:
+            raise _cap_error(
+                f"event name {given!r} was refused by Intercom {int(age)}s ago (at most 120 active "
+                f"event names); not sent, re-checked {self.options.event_name_recheck_s:g}s after the "
+                "refusal"
+            )
 
     # -- companies --------------------------------------------------------------------------------
 
@@ -358,11 +422,20 @@ class Executor:
         if known:
             return str(known["id"])
         try:
-            found = await self._request("GET", f"/companies?company_id={company_id}")
+            # Encoded: a groupId may hold '&', '#' or spaces that would otherwise change the query.
+            found = await self._request("GET", f"/companies?{urlencode({'company_id': company_id})}")
         except NotFoundError:
             return None
+        # Intercom answers with the company itself or with a company_list: accept both shapes.
         items = found.get("data", []) if isinstance(found, dict) and "data" in found else [found]
-        company = next((c for c in items if isinstance(c, dict) and c.get("id")), None)
+        company = next(
+            (
+                c
+                for c in items
+                if isinstance(c, dict) and c.get("id") and c.get("company_id", company_id) == company_id
+            ),
+            None,
+        )
         return None if company is None else self._remember_company(company_id, company)
 
     async def _attached_contact(self, user_key: str, operation: Operation) -> tuple[str, dict[str, Any]]:
@@ -396,9 +469,15 @@ class Executor:
             with contextlib.suppress(NotFoundError):
                 await self._request("DELETE", f"/contacts/{contact_id}/companies/{company_intercom_id}")
         else:
-            log.info("company %s is unknown to Intercom: nothing to detach", company_id)
-        attached = [c for c in entry.get("companies") or [] if c != company_id]
-        self.contacts[user_key] = {**entry, "companies": attached}
+            # Neither the table nor Intercom knows it, so the user is not attached: already true.
+            log.info(
+                "detach of %s from %s: the company is unknown to Intercom, nothing to do",
+                company_id,
+                user_key,
+            )
+        attached = list(entry.get("companies") or [])
+        if company_id in attached:
+            self.contacts[user_key] = {**entry, "companies": [c for c in attached if c != company_id]}
 
     async def _tag_company(self, user_key: str, operation: Operation) -> None:
         company_id = operation.company_id
@@ -496,7 +575,7 @@ class Executor:
             with contextlib.suppress(NotFoundError):  # already gone: the deletion is true
                 await self._request("DELETE", f"/contacts/{contact_id}")
         _forget(self.contacts, user_key)
-        self.suppressed[user_key] = {"since": int(time.time())}
+        self.suppressed[user_key] = {"since": int(self.clock())}
 
     async def _unsuppress(self, user_key: str, operation: Operation) -> None:
         _forget(self.suppressed, user_key)
