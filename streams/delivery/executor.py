@@ -357,8 +357,11 @@ class Executor:
             first = exc
         if self.options.unknown_user_policy == "create":
             await self._create_event_user(user_key, body)
-            await self._request("POST", "/events", body)
-            return
+            try:
+                await self._request("POST", "/events", body)
+                return
+            except NotFoundError as exc:  # Intercom may take a moment to know the new contact
+                first = exc
         await self._hold_event(body, first)
 
     async def _hold_event(self, body: dict[str, Any], first: NotFoundError) -> None:

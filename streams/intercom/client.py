@@ -71,7 +71,7 @@ class IntercomClient:
             raise RetryableDeliveryError(
                 f"Intercom did not answer in time: {type(exc).__name__} ({what})", cause=type(exc).__name__
             ) from None
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:  # connection, protocol, decoding errors: no usable answer
             raise RetryableDeliveryError(
                 f"could not reach Intercom: {type(exc).__name__} ({what})", cause=type(exc).__name__
             ) from None

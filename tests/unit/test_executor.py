@@ -40,9 +40,10 @@ class FakeTime:
 class ScriptedIntercom:
     """Answers calls from a script of (status, body) per 'METHOD /path'; records every call."""
 
-    def __init__(self, script: dict[str, list[tuple[int, Any]]]) -> None:
+    def __init__(self, script: dict[str, list[tuple[int, Any]]], reset_in_s: int = 0) -> None:
         self.script = {key: deque(answers) for key, answers in script.items()}
         self.calls: list[tuple[str, str, Any]] = []
+        self.reset_in_s = reset_in_s  # X-RateLimit-Reset, seconds from now
 
     async def __call__(self, method: str, path: str, body: Any) -> Any:
         self.calls.append((method, path, body))
@@ -50,7 +51,7 @@ class ScriptedIntercom:
         if not answers:
             raise AssertionError(f"unexpected call {method} {path}")
         status, payload = answers.popleft() if len(answers) > 1 else answers[0]
-        headers = {"x-ratelimit-reset": str(int(time.time()))}
+        headers = {"x-ratelimit-reset": str(int(time.time()) + self.reset_in_s)}
         error = classify(status, payload, headers, f"{method} {path}")
         if error is not None:
             raise error
@@ -233,7 +234,7 @@ async def test_bad_request_is_not_retried() -> None:
     assert intercom.routes.count("POST /contacts") == 1
 
 
-async def test_rate_limited_call_waits_without_spending_attempts() -> None:
+async def test_rate_limited_call_waits_for_the_reset_without_spending_attempts() -> None:
     intercom = ScriptedIntercom(
         {
             "POST /events": [
@@ -242,12 +243,16 @@ async def test_rate_limited_call_waits_without_spending_attempts() -> None:
                 (429, None),
                 (202, None),
             ]
-        }
+        },
+        reset_in_s=5,
     )
-    await Executor(intercom, {}, {}, RetryPolicy(max_attempts=1)).execute(
+    fake = FakeTime()
+    await Executor(intercom, {}, {}, RetryPolicy(max_attempts=1), sleep=fake.sleep).execute(
         plan({"type": "track", "userId": "u1", "event": "E", "timestamp": 1})
     )
     assert len(intercom.calls) == 4
+    # Until X-RateLimit-Reset (whole seconds, 4-5 s away) plus at most 0.5 s of jitter, each time.
+    assert len(fake.slept) == 3 and all(3.9 <= s <= 5.6 for s in fake.slept)
 
 
 async def test_group_upserts_company_and_attaches_known_contact() -> None:
@@ -366,6 +371,16 @@ async def test_unknown_user_is_created_when_the_policy_says_create() -> None:
     assert intercom.calls[1][2] == {"role": "user", "external_id": "u1"}
     assert intercom.calls[2][2] == intercom.calls[0][2]
     assert executor.contacts["u1"]["id"] == "c1" and fake.slept == []
+
+
+async def test_create_policy_holds_while_intercom_does_not_know_the_new_contact_yet() -> None:
+    intercom = ScriptedIntercom(
+        {"POST /events": [USER_NOT_FOUND, USER_NOT_FOUND, (202, None)], "POST /contacts": [(200, CONTACT)]}
+    )
+    executor, fake = held(intercom, unknown_user_policy="create")
+    await executor.execute(plan(TRACK))
+    assert intercom.routes == ["POST /events", "POST /contacts", "POST /events", "POST /events"]
+    assert fake.slept == [2.0]
 
 
 async def test_create_policy_uses_the_contact_intercom_names_on_conflict() -> None:

@@ -86,7 +86,7 @@ async def test_connection_errors_are_retryable_and_never_carry_the_token() -> No
 @pytest.mark.parametrize(
     "failure",
     [httpx.ReadTimeout, httpx.ConnectTimeout, httpx.WriteTimeout, httpx.PoolTimeout, httpx.ConnectError,
-     httpx.ReadError, httpx.RemoteProtocolError],
+     httpx.ReadError, httpx.RemoteProtocolError, httpx.DecodingError],
 )  # fmt: skip
 async def test_timeouts_and_connection_errors_are_retryable_and_name_their_class(failure: type) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
