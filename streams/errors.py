@@ -20,7 +20,16 @@ No exception message ever contains the Intercom token: the client never puts hea
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One failed call, for the dead-letter history: when, and what came back."""
+
+    at: float  # unix seconds
+    outcome: str  # the HTTP status ("503") or the exception class ("ReadTimeout")
 
 
 class IntercomStreamError(Exception):
@@ -54,16 +63,26 @@ class DeliveryError(IntercomStreamError):
         status: int | None = None,
         error_body: Any = None,
         code: str | None = None,
+        cause: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.error_body = error_body
         self.code = code
+        # The class of the transport error when no answer arrived (e.g. "ConnectError", "ReadTimeout").
+        self.cause = cause
         # Filled in by the executor for the dead-letter record: the failing call (never headers).
         self.request: dict[str, Any] | None = None
         self.attempts = 0
+        # Every counted attempt of the call (filled in by the retry loop), oldest first.
+        self.history: list[Attempt] = []
         self.reason: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        """What this attempt came back with: the status, else the transport error's class."""
+        return str(self.status) if self.status is not None else (self.cause or type(self).__name__)
 
 
 class RetryableDeliveryError(DeliveryError):

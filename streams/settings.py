@@ -12,7 +12,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.errors import ConfigurationError
@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     base_url: str | None = Field(None, description="Override the Intercom base URL (e.g. the emulator).")
     api_version: Literal["2.10", "2.16"] = Field("2.10", description="Intercom-Version header.")
     rate_limit: str = Field("83/10s", description="Per-partition request budget, 'N/Ss'.")
+    rate_limit_app_calls: int | None = Field(
+        None,
+        ge=1,
+        description="Optional app-wide budget: calls per RATE_LIMIT window for all partitions together "
+        "(e.g. 1666 for 10,000/min); each partition gets min(RATE_LIMIT, this // PARTITIONS).",
+    )
     request_timeout_s: float = Field(10.0, gt=0, description="Timeout of one Intercom call.")
     max_attempts: int = Field(5, ge=1, description="Attempts for transient failures before dead-lettering.")
 
@@ -154,6 +160,17 @@ class Settings(BaseSettings):
         description="After Intercom refuses a new event name (120 active names), that name's events are "
         "dead-lettered without a call for this many seconds, then it is tried again.",
     )
+    unknown_user_policy: Literal["dead_letter", "create"] = Field(
+        "dead_letter",
+        description="Track events Intercom answers 404 for (unknown user): hold, then dead-letter "
+        "(user_not_found), or create the contact (userId as external_id) and send the event.",
+    )
+    unknown_user_hold_s: float = Field(
+        60.0,
+        ge=0,
+        description="With dead_letter: how long an event of an unknown user is held and retried (the "
+        "identify may still arrive) before it is dead-lettered.",
+    )
     metadata_priority: str = Field(
         "", description="Event metadata keys kept first when an event has more than 10 (comma separated)."
     )
@@ -195,6 +212,17 @@ class Settings(BaseSettings):
         parse_rate(value)
         return value
 
+    @field_validator("rate_limit_app_calls")
+    @classmethod
+    def _check_app_budget(cls, value: int | None, info: ValidationInfo) -> int | None:
+        partitions = info.data.get("partitions")
+        if value is not None and partitions and value // partitions < 1:
+            raise ValueError(
+                f"an app-wide budget of {value} calls cannot be divided over {partitions} partitions "
+                f"(each needs at least 1): raise it to at least {partitions} or use fewer partitions"
+            )
+        return value
+
     @field_validator("base_url")
     @classmethod
     def _check_base_url(cls, value: str | None) -> str | None:
@@ -208,7 +236,17 @@ class Settings(BaseSettings):
 
     @cached_property
     def rate(self) -> tuple[int, float]:
-        return parse_rate(self.rate_limit)
+        """Each partition's (calls, window): RATE_LIMIT, capped by its share of the app-wide budget."""
+        max_calls, window_s = parse_rate(self.rate_limit)
+        if self.rate_limit_app_calls is None:
+            return max_calls, window_s
+        share = self.rate_limit_app_calls // self.partitions
+        if share < 1:  # the validator catches this at load; guards settings built without it
+            raise ConfigurationError(
+                f"{ENV_PREFIX}RATE_LIMIT_APP_CALLS={self.rate_limit_app_calls} divided over "
+                f"{self.partitions} partitions leaves less than 1 call per partition"
+            )
+        return min(max_calls, share), window_s
 
     def mapping_options(self) -> MappingOptions:
         from streams.mapping.options import MappingOptions, split_list
@@ -238,6 +276,8 @@ class Settings(BaseSettings):
             event_name_cap=self.event_name_cap,
             event_name_recheck_s=self.event_name_recheck_s,
             api_version=self.api_version,
+            unknown_user_policy=self.unknown_user_policy,
+            unknown_user_hold_s=self.unknown_user_hold_s,
         )
 
     def require_token(self) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from streams.errors import (
+    Attempt,
     AuthError,
     ConflictError,
     DeliveryError,
@@ -112,11 +114,22 @@ def dead_letter_for_input(
     return record
 
 
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def history_text(history: list[Attempt]) -> str:
+    """``"3 attempts: 503 at 2026-…Z, ReadTimeout at …"``: what each attempt came back with, and when."""
+    tried = ", ".join(f"{a.outcome} at {_iso(a.at)}" for a in history)
+    return f"{len(history)} attempt{'s' if len(history) != 1 else ''}: {tried}"
+
+
 def dead_letter_for_delivery(
     source: SourceRecord, error: DeliveryError, user_key: str, event_type: str
 ) -> dict[str, Any]:
     reason = reason_for(error)
-    record = _base(source, reason, _message(reason, error.message))
+    detail = f"{error.message}; {history_text(error.history)}" if error.history else error.message
+    record = _base(source, reason, _message(reason, detail))
     record.update(
         user_key=user_key,
         event_type=event_type,
@@ -124,6 +137,9 @@ def dead_letter_for_delivery(
         intercom_error=None if error.error_body is None else json.dumps(error.error_body),
         intercom_request=None if error.request is None else json.dumps(error.request, default=str),
         attempts=error.attempts,
+        details=json.dumps({"attempts": [{"outcome": a.outcome, "at": _iso(a.at)} for a in error.history]})
+        if error.history
+        else None,
     )
     return record
 

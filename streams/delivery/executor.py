@@ -17,6 +17,7 @@ that Intercom did not get. The sink turns each into a dead-letter record; the ev
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -44,6 +45,10 @@ _UNKNOWN_ATTRIBUTE = re.compile(r"Custom attribute '([^']+)' does not exist")
 _EVENT_NAME_CAP = re.compile(r"active event names", re.I)
 EVENT_NAMES_KEY = "event_names"
 EVENT_NAME_REFUSED = "event_name_refused:"
+# While an event's user is unknown to Intercom, ask again after 2, 4, 8, 15, 15... seconds.
+HOLD_FIRST_RETRY_S = 2.0
+HOLD_MAX_RETRY_S = 15.0
+UnknownUserPolicy = Literal["dead_letter", "create"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,10 @@ class DeliveryOptions:
     # dead-lettered without a call for this long, then one is sent again (names can be archived).
     event_name_recheck_s: float = 3600.0
     api_version: str = "2.10"
+    # A track event Intercom answers 404 for (no such user): hold and retry this long (the identify may
+    # still come), then dead-letter; or, with "create", create the contact and send the event.
+    unknown_user_policy: UnknownUserPolicy = "dead_letter"
+    unknown_user_hold_s: float = 60.0
 
 
 def _hash(value: Any) -> str:
@@ -103,9 +112,11 @@ class Executor:
         options: DeliveryOptions | None = None,
         attributes: AttributeCache | None = None,
         suppressed: Table | None = None,
-        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,  # wall time: refusal times are kept in a table
     ) -> None:
         self._call = call
+        self._sleep = sleep  # injected by tests: retries and holds never sleep for real there
         self.contacts = contacts
         self.companies = companies
         self.policy = policy or RetryPolicy()
@@ -138,7 +149,7 @@ class Executor:
             return await self._call(method, path, body)
 
         try:
-            return await with_retries(once, self.policy)
+            return await with_retries(once, self.policy, self._sleep)
         except DeliveryError as exc:
             exc.request = {"method": method, "path": path, "body": body}
             raise
@@ -300,22 +311,37 @@ class Executor:
         found = await self._search(ref)
         return None if found is None else self._remember_contact(user_key, found, fresh=True)
 
+    async def _update_contact(self, user_key: str, contact_id: str, body: dict[str, Any]) -> bool:
+        """PUT what changed to a known contact; False when Intercom no longer has it (404)."""
+        known = self.contacts.get(user_key) or {}
+        send = changed_fields(body, known.get("fingerprint") or {})
+        if not send:
+            self._skip(f"identify of {user_key}")
+            return True
+        try:
+            updated, sent = await self._write("contact", "PUT", f"/contacts/{contact_id}", send)
+        except NotFoundError:
+            return False
+        self._remember_contact(user_key, updated, sent)
+        return True
+
     async def _upsert_contact(self, user_key: str, operation: Operation) -> None:
         body = await self._known_attributes("contact", operation.body)
+        from_table = bool(self.contacts.get(user_key))
         contact_id = await self.resolve_contact(user_key, operation.contact)
         if contact_id is not None:
-            known = self.contacts.get(user_key) or {}
-            send = changed_fields(body, known.get("fingerprint") or {})
-            if not send:
-                self._skip(f"identify of {user_key}")
+            if await self._update_contact(user_key, contact_id, body):
                 return
-            try:
-                updated, sent = await self._write("contact", "PUT", f"/contacts/{contact_id}", send)
-                self._remember_contact(user_key, updated, sent)
-                return
-            except NotFoundError:
-                # Deleted in Intercom since we learned its id: forget it and create it again.
-                log.info("known contact %s no longer exists in Intercom; re-creating", contact_id)
+            # Deleted in Intercom since we learned its id: forget it and resolve again (search, then
+            # create), in this same execution. A contact the search just gave us is not searched twice.
+            log.info(
+                "known contact %s no longer exists in Intercom; resolving %s again", contact_id, user_key
+            )
+            _forget(self.contacts, user_key)
+            contact_id = await self.resolve_contact(user_key, operation.contact) if from_table else None
+            if contact_id is not None:
+                if await self._update_contact(user_key, contact_id, body):
+                    return
                 _forget(self.contacts, user_key)
         try:
             created, sent = await self._write("contact", "POST", "/contacts", body)
@@ -356,7 +382,7 @@ class Executor:
                 f"the cap is {self.options.event_name_cap} (Intercom keeps at most 120 active names)"
             )
         try:
-            await self._request("POST", "/events", body)
+            await self._send_event(user_key, body)
         except RejectedError as exc:
             if _EVENT_NAME_CAP.search(exc.message):
                 exc.reason = "event_name_cap"
@@ -381,6 +407,72 @@ class Executor:
                 f"event names); not sent, re-checked {self.options.event_name_recheck_s:g}s after the "
                 "refusal"
             )
+
+    async def _send_event(self, user_key: str, body: dict[str, Any]) -> None:
+        """POST the event; a 404 means Intercom knows no such user (yet): see ``unknown_user_policy``."""
+        try:
+            await self._request("POST", "/events", body)
+            return
+        except NotFoundError as exc:
+            if "id" in body:
+                raise  # addressed by a contact id (a lead): no identify can make it appear
+            first = exc
+        if self.options.unknown_user_policy == "create":
+            await self._create_event_user(user_key, body)
+            try:
+                await self._request("POST", "/events", body)
+                return
+            except NotFoundError as exc:  # Intercom may take a moment to know the new contact
+                first = exc
+        await self._hold_event(body, first)
+
+    async def _hold_event(self, body: dict[str, Any], first: NotFoundError) -> None:
+        """Retry an unknown user's event for ``unknown_user_hold_s`` (the user may be created meanwhile,
+        e.g. by their identify), then dead-letter it. Each retry has its own attempt budget: a 404
+        is not a transient failure, so holding never uses up the retries of 5xx or timeouts."""
+        hold_s = self.options.unknown_user_hold_s
+        deadline = self.clock() + hold_s
+        history = list(first.history)
+        last = first
+        delay = HOLD_FIRST_RETRY_S
+        while (left := deadline - self.clock()) > 0:
+            await self._sleep(min(delay, left))
+            delay = min(delay * 2, HOLD_MAX_RETRY_S)
+            try:
+                await self._request("POST", "/events", body)
+                return
+            except NotFoundError as exc:
+                history.extend(exc.history)
+                last = exc
+        error = NotFoundError(
+            f"user not found: send identify first (Intercom answered {last.status} to POST /events "
+            f"{len(history)} times over {hold_s:g}s)",
+            status=last.status,
+            error_body=last.error_body,
+            code=last.code,
+        )
+        error.reason = "user_not_found"
+        error.attempts, error.history = len(history), history
+        error.request = {"method": "POST", "path": "/events", "body": body}
+        raise error
+
+    async def _create_event_user(self, user_key: str, body: dict[str, Any]) -> None:
+        """``unknown_user_policy=create``: the contact the event names (userId as external_id)."""
+        contact: dict[str, Any] = {"role": "user"}
+        if body.get("user_id"):
+            contact["external_id"] = body["user_id"]
+        if body.get("email"):
+            contact["email"] = body["email"]
+        try:
+            created = await self._request("POST", "/contacts", contact)
+        except ConflictError as conflict:  # created meanwhile (search lag, or its identify)
+            if not conflict.existing_id:
+                raise
+            if conflict.archived:
+                await self._request("POST", f"/contacts/{conflict.existing_id}/unarchive")
+            created, contact = {"id": conflict.existing_id, "role": "user"}, {}
+        log.info("created contact %s for an event of a user unknown to Intercom", created.get("id"))
+        self._remember_contact(user_key, created, contact or None, fresh=True)
 
     # -- companies --------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from streams.errors import AuthError, DeliveryError, RateLimitedError, RetryableDeliveryError
+from streams.errors import Attempt, AuthError, DeliveryError, RateLimitedError, RetryableDeliveryError
 from streams.observability import metrics
 from streams.observability.health import HEALTH
 
@@ -36,8 +36,12 @@ async def with_retries(
     operation: Callable[[], Awaitable[T]],
     policy: RetryPolicy,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    clock: Callable[[], float] = time.time,
 ) -> T:
+    """Run ``operation`` until it succeeds or fails for good; a final DeliveryError carries
+    ``attempts`` and ``history`` (each counted attempt's outcome and time) for the dead letter."""
     attempt = 0
+    history: list[Attempt] = []
     waited_on_429 = 0.0
     while True:
         attempt += 1
@@ -45,28 +49,28 @@ async def with_retries(
             return await operation()
         except RateLimitedError as exc:
             attempt -= 1  # a 429 is Intercom pacing us, not a failure of this call
-            delay = max(0.0, exc.retry_at - time.time()) + random.uniform(0, 0.5)
+            delay = max(0.0, exc.retry_at - clock()) + random.uniform(0, 0.5)
             waited_on_429 += delay
             if waited_on_429 > policy.max_rate_limited_wait_s:
                 exc.attempts = attempt + 1
+                exc.history = [*history, Attempt(clock(), exc.outcome)]
                 raise
             await sleep(delay)
         except AuthError as exc:
             # The token is wrong for every event: hold delivery rather than dead-letter everything.
+            # This call keeps probing; the first call that succeeds ends the pause (health, log).
             attempt -= 1
-            HEALTH.token_refused(exc.status)  # /health/ready goes red until a call succeeds again
-            log.error(
-                "Intercom refused the token (%s); delivery paused, retrying in %.0fs",
-                exc.status,
-                policy.auth_pause_s,
-            )
+            if HEALTH.token_refused(exc.status):  # first refusal of the episode: one ERROR line
+                metrics.delivery_paused()
+            log.debug("token refused (%s); this call retries in %.0fs", exc.status, policy.auth_pause_s)
             await sleep(policy.auth_pause_s)
         except RetryableDeliveryError as exc:
-            exc.attempts = attempt
+            history.append(Attempt(clock(), exc.outcome))
+            exc.attempts, exc.history = attempt, list(history)
             if attempt >= policy.max_attempts:
                 raise
             metrics.retry()
             await sleep(policy.backoff(attempt))
         except DeliveryError as exc:
-            exc.attempts = attempt
+            exc.attempts, exc.history = attempt, [*history, Attempt(clock(), exc.outcome)]
             raise

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from streams.errors import RetryableDeliveryError
+from streams.intercom.gate import RateLimitGate
 from streams.intercom.responses import classify
 from streams.observability.metrics import observe_request
 
@@ -19,6 +20,10 @@ class IntercomClient:
 
     The token lives only in the client's default headers: it is never part of a message,
     an exception or a log line.
+
+    Every call first passes ``gate``, the app-wide pacing by Intercom's ``X-RateLimit-*`` headers
+    (one per client, i.e. per token, shared by every partition using the client); every answer's
+    headers update it. ``adapt_to_rate_headers=False`` turns it off.
     """
 
     def __init__(
@@ -29,6 +34,8 @@ class IntercomClient:
         *,
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        gate: RateLimitGate | None = None,
+        adapt_to_rate_headers: bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.AsyncClient(
@@ -45,22 +52,35 @@ class IntercomClient:
             transport=transport,
         )
         self.last_rate_headers: dict[str, str] = {}
+        self.gate = gate if gate is not None else (RateLimitGate() if adapt_to_rate_headers else None)
+
+    async def request(self, method: str, path: str, body: Any = None) -> Any:
+        if self.gate is not None:
+            await self.gate.acquire()  # outside the metrics: a held call is not yet in flight
+        return await self._send(method, path, body)
 
     @observe_request  # metrics: requests, latency, in-flight, 429s; clears the auth pause on success
-    async def request(self, method: str, path: str, body: Any = None) -> Any:
+    async def _send(self, method: str, path: str, body: Any = None) -> Any:
         what = f"{method} {path}"
         try:
             response = await self._http.request(
                 method, path, content=None if body is None else json.dumps(body, separators=(",", ":"))
             )
-        except httpx.TimeoutException:
-            raise RetryableDeliveryError(f"Intercom did not answer in time ({what})") from None
-        except httpx.TransportError as exc:
-            raise RetryableDeliveryError(f"could not reach Intercom: {type(exc).__name__} ({what})") from None
+        except httpx.TimeoutException as exc:
+            # ``from None``: the httpx error holds the request, headers (the token) included.
+            raise RetryableDeliveryError(
+                f"Intercom did not answer in time: {type(exc).__name__} ({what})", cause=type(exc).__name__
+            ) from None
+        except httpx.RequestError as exc:  # connection, protocol, decoding errors: no usable answer
+            raise RetryableDeliveryError(
+                f"could not reach Intercom: {type(exc).__name__} ({what})", cause=type(exc).__name__
+            ) from None
         self.last_status = response.status_code
         self.last_rate_headers = {
             k: v for k, v in response.headers.items() if k.lower().startswith("x-ratelimit-")
         }
+        if self.gate is not None:
+            self.gate.update(response.headers)
         parsed = _json_or_none(response)
         error = classify(response.status_code, parsed, response.headers, what)
         if error is not None:

@@ -39,12 +39,15 @@ class HealthState:
         self.last_tick = time.monotonic()
         self.max_tick_lag_s = max(self.max_tick_lag_s * 0.9, lag_s)
 
-    def token_refused(self, status: int | None) -> None:
-        """Intercom answered 401/403: delivery holds until a call succeeds again."""
+    def token_refused(self, status: int | None) -> bool:
+        """Intercom answered 401/403: delivery holds until a call succeeds again. True when this
+        starts a pause episode (the one ERROR line of the episode is logged here)."""
         self.auth_status = status
-        if self.auth_paused_since is None:
-            self.auth_paused_since = time.monotonic()
-            log.error("delivery paused: Intercom refused the token", status=status, state="paused")
+        if self.auth_paused_since is not None:
+            return False
+        self.auth_paused_since = time.monotonic()
+        log.error("delivery paused: Intercom refused the token", status=status, state="paused")
+        return True
 
     def token_accepted(self) -> None:
         if self.auth_paused_since is not None:

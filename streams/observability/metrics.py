@@ -57,6 +57,21 @@ RETRIES = Counter(
     PREFIX + "retries", "Intercom calls attempted again after a transient failure.", registry=REGISTRY
 )
 RATE_LIMITED = Counter(PREFIX + "rate_limited", "429 answers from Intercom.", registry=REGISTRY)
+RATE_GATE_WAITS = Counter(
+    PREFIX + "rate_gate_waits",
+    "Calls held until Intercom's window reset because X-RateLimit-Remaining was spent (app-wide gate).",
+    registry=REGISTRY,
+)
+RATE_GATE_WAIT_SECONDS = Counter(
+    PREFIX + "rate_gate_wait_seconds",
+    "Seconds calls spent held by the app-wide rate gate.",
+    registry=REGISTRY,
+)
+DELIVERY_PAUSES = Counter(
+    PREFIX + "delivery_pauses",
+    "Times delivery paused because Intercom refused the token (401/403): one per episode.",
+    registry=REGISTRY,
+)
 DEAD_LETTERS = Counter(
     PREFIX + "dead_letters",
     "Records written to the dead-letter topic, by reason.",
@@ -106,6 +121,15 @@ def retry() -> None:
     RETRIES.inc()
 
 
+def rate_gate_wait(seconds: float) -> None:
+    RATE_GATE_WAITS.inc()
+    RATE_GATE_WAIT_SECONDS.inc(seconds)
+
+
+def delivery_paused() -> None:
+    DELIVERY_PAUSES.inc()
+
+
 T = TypeVar("T")
 
 
@@ -141,7 +165,7 @@ def observe_request(
 
 
 class _ScrapeTimeGauges(Collector):
-    """Gauges read when Prometheus scrapes: rate budgets and table sizes."""
+    """Gauges read when Prometheus scrapes: rate budgets, table sizes, the auth pause."""
 
     def __init__(self) -> None:
         self.limiters: Mapping[Any, Any] = {}
@@ -177,6 +201,12 @@ class _ScrapeTimeGauges(Collector):
         except Exception:  # tables are being rebuilt (rebalance): report none this time
             pass
         yield sizes
+        paused = GaugeMetricFamily(
+            PREFIX + "delivery_paused",
+            "1 while delivery is paused because Intercom refuses the token (401/403), else 0.",
+        )
+        paused.add_metric([], 1 if HEALTH.auth_paused_since is not None else 0)
+        yield paused
 
 
 SCRAPE_TIME = _ScrapeTimeGauges()

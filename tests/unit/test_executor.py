@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
 from typing import Any
 
 import pytest
 
+from streams.deadletter.records import SourceRecord, dead_letter_for_delivery
 from streams.delivery import Executor
+from streams.delivery.executor import DeliveryOptions
 from streams.delivery.retry import RetryPolicy
 from streams.errors import DeliveryError, NotFoundError, RejectedError
 from streams.events import parse_event
@@ -16,14 +19,31 @@ from streams.intercom.responses import classify
 from streams.mapping import plan_event
 
 FAST = RetryPolicy(max_attempts=3, base_delay_s=0.001, max_delay_s=0.002)
+SOURCE = SourceRecord("intercom-requests", 0, 7, b"u1", b"{}", 1)
+
+
+class FakeTime:
+    """A monotonic clock that only moves when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
 
 
 class ScriptedIntercom:
     """Answers calls from a script of (status, body) per 'METHOD /path'; records every call."""
 
-    def __init__(self, script: dict[str, list[tuple[int, Any]]]) -> None:
+    def __init__(self, script: dict[str, list[tuple[int, Any]]], reset_in_s: int = 0) -> None:
         self.script = {key: deque(answers) for key, answers in script.items()}
         self.calls: list[tuple[str, str, Any]] = []
+        self.reset_in_s = reset_in_s  # X-RateLimit-Reset, seconds from now
 
     async def __call__(self, method: str, path: str, body: Any) -> Any:
         self.calls.append((method, path, body))
@@ -31,7 +51,7 @@ class ScriptedIntercom:
         if not answers:
             raise AssertionError(f"unexpected call {method} {path}")
         status, payload = answers.popleft() if len(answers) > 1 else answers[0]
-        headers = {"x-ratelimit-reset": str(int(time.time()))}
+        headers = {"x-ratelimit-reset": str(int(time.time()) + self.reset_in_s)}
         error = classify(status, payload, headers, f"{method} {path}")
         if error is not None:
             raise error
@@ -130,16 +150,51 @@ async def test_archived_conflict_is_unarchived_first() -> None:
     assert intercom.routes[-2:] == ["POST /contacts/c9/unarchive", "PUT /contacts/c9"]
 
 
-async def test_known_contact_deleted_in_intercom_is_recreated() -> None:
+async def test_known_contact_deleted_in_intercom_is_searched_again_then_recreated() -> None:
     intercom = ScriptedIntercom(
         {
             "PUT /contacts/gone": [(404, error_list("not_found", "Contact Not Found"))],
+            "POST /contacts/search": [(200, EMPTY)],
             "POST /contacts": [(200, CONTACT)],
         }
     )
     contacts: dict[str, Any] = {"u1": {"id": "gone", "role": "user"}}
     await Executor(intercom, contacts, {}, FAST).execute(plan(IDENTIFY))
-    assert intercom.routes == ["PUT /contacts/gone", "POST /contacts"]
+    assert intercom.routes == ["PUT /contacts/gone", "POST /contacts/search", "POST /contacts"]
+    assert intercom.calls[2][2] == {"external_id": "u1", "email": "A@x.io", "role": "user"}
+    assert contacts["u1"]["id"] == "c1" and contacts["u1"]["fingerprint"]
+
+
+async def test_known_contact_deleted_in_intercom_is_replaced_by_the_one_search_finds() -> None:
+    # E.g. deleted and created again by another integration: update that one, create nothing.
+    other = {**CONTACT, "id": "c2"}
+    intercom = ScriptedIntercom(
+        {
+            "PUT /contacts/gone": [(404, error_list("not_found", "Contact Not Found"))],
+            "POST /contacts/search": [(200, {"type": "list", "data": [other]})],
+            "PUT /contacts/c2": [(200, other)],
+        }
+    )
+    contacts: dict[str, Any] = {"u1": {"id": "gone", "role": "user", "fingerprint": {"role": "x"}}}
+    await Executor(intercom, contacts, {}, FAST).execute(plan(IDENTIFY))
+    assert intercom.routes == ["PUT /contacts/gone", "POST /contacts/search", "PUT /contacts/c2"]
+    # The new contact's entry starts over: the whole body is sent, not a delta against the old one.
+    assert intercom.calls[2][2] == {"external_id": "u1", "email": "A@x.io", "role": "user"}
+    assert contacts["u1"]["id"] == "c2"
+
+
+async def test_contact_found_by_search_but_gone_is_created_without_a_second_search() -> None:
+    stale = {**CONTACT, "id": "stale"}
+    intercom = ScriptedIntercom(
+        {
+            "POST /contacts/search": [(200, {"type": "list", "data": [stale]})],
+            "PUT /contacts/stale": [(404, error_list("not_found", "Contact Not Found"))],
+            "POST /contacts": [(200, CONTACT)],
+        }
+    )
+    contacts: dict[str, Any] = {}
+    await Executor(intercom, contacts, {}, FAST).execute(plan(IDENTIFY))
+    assert intercom.routes == ["POST /contacts/search", "PUT /contacts/stale", "POST /contacts"]
     assert contacts["u1"]["id"] == "c1"
 
 
@@ -159,6 +214,11 @@ async def test_transient_errors_give_up_after_max_attempts_with_history() -> Non
         )
     assert caught.value.attempts == 3 and len(intercom.calls) == 3
     assert caught.value.request is not None and caught.value.request["path"] == "/events"
+    assert [a.outcome for a in caught.value.history] == ["500", "500", "500"]
+    record = dead_letter_for_delivery(SOURCE, caught.value, "u1", "track")
+    assert record["reason"] == "retries_exhausted" and record["attempts"] == 3
+    assert "3 attempts: 500 at " in record["message"] and record["message"].count("500 at ") == 3
+    assert [a["outcome"] for a in json.loads(record["details"])["attempts"]] == ["500", "500", "500"]
 
 
 async def test_bad_request_is_not_retried() -> None:
@@ -174,7 +234,7 @@ async def test_bad_request_is_not_retried() -> None:
     assert intercom.routes.count("POST /contacts") == 1
 
 
-async def test_rate_limited_call_waits_without_spending_attempts() -> None:
+async def test_rate_limited_call_waits_for_the_reset_without_spending_attempts() -> None:
     intercom = ScriptedIntercom(
         {
             "POST /events": [
@@ -183,12 +243,16 @@ async def test_rate_limited_call_waits_without_spending_attempts() -> None:
                 (429, None),
                 (202, None),
             ]
-        }
+        },
+        reset_in_s=5,
     )
-    await Executor(intercom, {}, {}, RetryPolicy(max_attempts=1)).execute(
+    fake = FakeTime()
+    await Executor(intercom, {}, {}, RetryPolicy(max_attempts=1), sleep=fake.sleep).execute(
         plan({"type": "track", "userId": "u1", "event": "E", "timestamp": 1})
     )
     assert len(intercom.calls) == 4
+    # Until X-RateLimit-Reset (whole seconds, 4-5 s away) plus at most 0.5 s of jitter, each time.
+    assert len(fake.slept) == 3 and all(3.9 <= s <= 5.6 for s in fake.slept)
 
 
 async def test_group_upserts_company_and_attaches_known_contact() -> None:
@@ -237,3 +301,105 @@ async def test_event_of_known_lead_is_addressed_by_id() -> None:
         plan({"type": "track", "anonymousId": "a1", "event": "E", "timestamp": 1})
     )
     assert intercom.calls[0][2]["id"] == "L1"
+
+
+# -- 404 on an event: the user is unknown to Intercom ------------------------------------------------
+
+TRACK = {"type": "track", "userId": "u1", "event": "E", "timestamp": 1}
+USER_NOT_FOUND = (404, error_list("not_found", "User Not Found"))
+
+
+def held(intercom: ScriptedIntercom, policy: RetryPolicy = FAST, **options: Any) -> tuple[Executor, FakeTime]:
+    fake = FakeTime()
+    executor = Executor(
+        intercom, {}, {}, policy, options=DeliveryOptions(**options), sleep=fake.sleep, clock=fake
+    )
+    return executor, fake
+
+
+async def test_unknown_user_event_is_held_until_intercom_knows_the_user() -> None:
+    intercom = ScriptedIntercom({"POST /events": [USER_NOT_FOUND, USER_NOT_FOUND, (202, None)]})
+    executor, fake = held(intercom, unknown_user_hold_s=60)
+    assert await executor.execute(plan(TRACK)) == []
+    assert intercom.routes == ["POST /events"] * 3
+    assert fake.slept == [2.0, 4.0]  # the hold waits between tries; 404s are not backed off as 5xx
+
+
+async def test_unknown_user_event_is_dead_lettered_after_the_hold_window() -> None:
+    intercom = ScriptedIntercom({"POST /events": [USER_NOT_FOUND]})
+    executor, fake = held(intercom, unknown_user_hold_s=60)
+    with pytest.raises(NotFoundError) as caught:
+        await executor.execute(plan(TRACK))
+    assert sum(fake.slept) == pytest.approx(60) and max(fake.slept) == 15.0
+    assert len(intercom.calls) == len(fake.slept) + 1 == 8
+    error = caught.value
+    assert error.reason == "user_not_found" and error.status == 404
+    assert error.message.startswith("user not found: send identify first")
+    assert error.attempts == 8 and [a.outcome for a in error.history] == ["404"] * 8
+    record = dead_letter_for_delivery(SOURCE, error, "u1", "track")
+    assert record["reason"] == "user_not_found" and record["intercom_status"] == 404
+    assert record["message"].startswith("user not found: send identify first")
+    assert "8 attempts: 404 at " in record["message"]
+    assert json.loads(record["intercom_request"])["path"] == "/events"
+
+
+async def test_unknown_user_hold_of_zero_dead_letters_at_once() -> None:
+    intercom = ScriptedIntercom({"POST /events": [USER_NOT_FOUND]})
+    executor, fake = held(intercom, unknown_user_hold_s=0)
+    with pytest.raises(NotFoundError, match="user not found: send identify first"):
+        await executor.execute(plan(TRACK))
+    assert len(intercom.calls) == 1 and fake.slept == []
+
+
+async def test_holding_does_not_spend_the_attempt_budget_of_transient_errors() -> None:
+    # Three 404s, then a 503 and a success: with max_attempts=2 the 503 is still retried once.
+    intercom = ScriptedIntercom(
+        {"POST /events": [USER_NOT_FOUND, USER_NOT_FOUND, USER_NOT_FOUND, (503, None), (202, None)]}
+    )
+    executor, _ = held(intercom, RetryPolicy(max_attempts=2, base_delay_s=0.001), unknown_user_hold_s=60)
+    await executor.execute(plan(TRACK))
+    assert len(intercom.calls) == 5
+
+
+async def test_unknown_user_is_created_when_the_policy_says_create() -> None:
+    intercom = ScriptedIntercom(
+        {"POST /events": [USER_NOT_FOUND, (202, None)], "POST /contacts": [(200, CONTACT)]}
+    )
+    executor, fake = held(intercom, unknown_user_policy="create")
+    await executor.execute(plan(TRACK))
+    assert intercom.routes == ["POST /events", "POST /contacts", "POST /events"]
+    assert intercom.calls[1][2] == {"role": "user", "external_id": "u1"}
+    assert intercom.calls[2][2] == intercom.calls[0][2]
+    assert executor.contacts["u1"]["id"] == "c1" and fake.slept == []
+
+
+async def test_create_policy_holds_while_intercom_does_not_know_the_new_contact_yet() -> None:
+    intercom = ScriptedIntercom(
+        {"POST /events": [USER_NOT_FOUND, USER_NOT_FOUND, (202, None)], "POST /contacts": [(200, CONTACT)]}
+    )
+    executor, fake = held(intercom, unknown_user_policy="create")
+    await executor.execute(plan(TRACK))
+    assert intercom.routes == ["POST /events", "POST /contacts", "POST /events", "POST /events"]
+    assert fake.slept == [2.0]
+
+
+async def test_create_policy_uses_the_contact_intercom_names_on_conflict() -> None:
+    conflict = error_list("conflict", "A contact matching those details already exists with id=c9")
+    intercom = ScriptedIntercom(
+        {"POST /events": [USER_NOT_FOUND, (202, None)], "POST /contacts": [(409, conflict)]}
+    )
+    executor, _ = held(intercom, unknown_user_policy="create")
+    await executor.execute(plan(TRACK))
+    assert intercom.routes == ["POST /events", "POST /contacts", "POST /events"]
+    assert executor.contacts["u1"]["id"] == "c9"
+
+
+async def test_event_of_a_lead_gone_from_intercom_is_not_held() -> None:
+    intercom = ScriptedIntercom({"POST /events": [USER_NOT_FOUND]})
+    fake = FakeTime()
+    executor = Executor(
+        intercom, {"a1": {"id": "L1", "role": "lead"}}, {}, FAST, sleep=fake.sleep, clock=fake
+    )
+    with pytest.raises(NotFoundError):
+        await executor.execute(plan({"type": "track", "anonymousId": "a1", "event": "E", "timestamp": 1}))
+    assert len(intercom.calls) == 1 and fake.slept == []

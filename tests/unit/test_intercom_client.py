@@ -6,6 +6,8 @@ import httpx
 import pytest
 import respx
 
+from streams.delivery import Executor
+from streams.delivery.retry import RetryPolicy
 from streams.errors import (
     AuthError,
     ConflictError,
@@ -14,7 +16,7 @@ from streams.errors import (
     RejectedError,
     RetryableDeliveryError,
 )
-from streams.intercom import IntercomClient
+from streams.intercom import IntercomClient, RateLimitGate
 from streams.intercom.responses import classify
 
 TOKEN = "tok_secret_value_123456789"
@@ -78,4 +80,92 @@ async def test_connection_errors_are_retryable_and_never_carry_the_token() -> No
     with pytest.raises(RetryableDeliveryError) as caught:
         await client.request("POST", "/events", {"event_name": "e"})
     assert TOKEN not in str(caught.value) and TOKEN not in repr(caught.value.__dict__)
+    await client.aclose()
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.ReadTimeout, httpx.ConnectTimeout, httpx.WriteTimeout, httpx.PoolTimeout, httpx.ConnectError,
+     httpx.ReadError, httpx.RemoteProtocolError, httpx.DecodingError],
+)  # fmt: skip
+async def test_timeouts_and_connection_errors_are_retryable_and_name_their_class(failure: type) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise failure("no answer", request=request)
+
+    client = IntercomClient("https://api.intercom.io", TOKEN, "2.10", transport=httpx.MockTransport(handler))
+    with pytest.raises(RetryableDeliveryError) as caught:
+        await client.request("POST", "/events", {"event_name": "e"})
+    assert caught.value.outcome == failure.__name__ and caught.value.status is None
+    assert failure.__name__ in caught.value.message and "POST /events" in caught.value.message
+    await client.aclose()
+
+
+async def test_transient_failures_back_off_with_full_jitter_then_carry_the_history() -> None:
+    answers: list[type | int] = [httpx.ReadTimeout, 503, httpx.ConnectError, 408, 500]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = answers.pop(0)
+        if isinstance(answer, int):
+            return httpx.Response(answer, json={"type": "error.list", "errors": []})
+        raise answer("no answer", request=request)
+
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    client = IntercomClient("https://api.intercom.io", TOKEN, "2.10", transport=httpx.MockTransport(handler))
+    policy = RetryPolicy(max_attempts=5, base_delay_s=1.0, max_delay_s=5.0)
+    executor = Executor(client.request, {}, {}, policy, sleep=sleep)
+    with pytest.raises(RetryableDeliveryError) as caught:
+        await executor._request("POST", "/events", {"event_name": "e", "user_id": "u1"})
+    error = caught.value
+    assert [a.outcome for a in error.history] == ["ReadTimeout", "503", "ConnectError", "408", "500"]
+    assert error.attempts == 5 and error.status == 500
+    assert [a.at for a in error.history] == sorted(a.at for a in error.history)
+    # Four waits between five attempts, each anywhere in [0, min(5, 1 * 2^(n-1))].
+    assert len(slept) == 4 and all(0 <= s <= bound for s, bound in zip(slept, [1, 2, 4, 5], strict=True))
+    await client.aclose()
+
+
+def test_backoff_doubles_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("streams.delivery.retry.random.uniform", lambda low, high: high)
+    policy = RetryPolicy(base_delay_s=0.5, max_delay_s=30.0)
+    assert [policy.backoff(n) for n in range(1, 9)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
+
+
+def test_the_client_paces_by_rate_headers_unless_told_not_to() -> None:
+    assert isinstance(IntercomClient("https://api.intercom.io", TOKEN, "2.10").gate, RateLimitGate)
+    assert IntercomClient("https://api.intercom.io", TOKEN, "2.10", adapt_to_rate_headers=False).gate is None
+
+
+async def test_every_answer_updates_the_gate_and_calls_wait_for_the_reset() -> None:
+    clock = [1_000.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += seconds
+
+    answers = [
+        httpx.Response(
+            200,
+            json={"id": "c1"},
+            headers={"X-RateLimit-Limit": "83", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1004"},
+        ),
+        httpx.Response(
+            429,
+            json={"type": "error.list", "errors": [{"code": "rate_limit_exceeded"}]},
+            headers={"X-RateLimit-Limit": "83", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1010"},
+        ),
+    ]
+    gate = RateLimitGate(clock=lambda: clock[0], sleep=sleep, jitter=lambda low, high: high, max_jitter_s=0.2)
+    transport = httpx.MockTransport(lambda request: answers.pop(0))
+    client = IntercomClient("https://api.intercom.io", TOKEN, "2.10", transport=transport, gate=gate)
+    await client.request("GET", "/me")
+    assert slept == [] and gate.remaining == 0 and gate.reset_at == 1004
+    with pytest.raises(RateLimitedError):
+        await client.request("GET", "/me")  # held until the window reset, then sent
+    assert slept == [pytest.approx(4.2)]
+    assert gate.remaining == 0 and gate.reset_at == 1010  # a 429's headers hold the next calls too
     await client.aclose()
