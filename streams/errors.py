@@ -63,6 +63,8 @@ class DeliveryError(IntercomStreamError):
         # Filled in by the executor for the dead-letter record: the failing call (never headers).
         self.request: dict[str, Any] | None = None
         self.attempts = 0
+        self.first_attempt_at_ms: int | None = None
+        self.last_attempt_at_ms: int | None = None
         self.reason: str | None = None
 
 
