@@ -5,6 +5,7 @@ Pure: the Kafka reading and writing is in ``streams.deadletter.tool``.
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 from collections import Counter
@@ -152,10 +153,33 @@ def count_by_reason(letters: Iterable[Letter]) -> dict[str, int]:
     return dict(Counter(letter.reason for letter in letters).most_common())
 
 
-def latest(letters: Iterable[Letter], limit: int | None) -> list[Letter]:
-    """The ``limit`` most recently dead-lettered (all when None), oldest first."""
-    ordered = sorted(letters, key=lambda x: (x.failed_at_ms, x.partition, x.offset))
-    return ordered if limit is None else ordered[max(0, len(ordered) - limit) :]
+class Tally:
+    """Counts per reason over every letter added, keeping only the latest ``limit`` of them (all when
+    None), so listing a topic of millions of dead letters holds ``limit`` records in memory."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.matched = 0
+        self._counts: Counter[str] = Counter()
+        # Min-heap on (failed_at_ms, partition, offset): unique keys, so letters are never compared.
+        self._kept: list[tuple[tuple[int, int, int], Letter]] = []
+
+    def add(self, letter: Letter) -> None:
+        self.matched += 1
+        self._counts[letter.reason] += 1
+        entry = ((letter.failed_at_ms, letter.partition, letter.offset), letter)
+        if self.limit is None or len(self._kept) < self.limit:
+            heapq.heappush(self._kept, entry)
+        elif entry[0] > self._kept[0][0]:
+            heapq.heapreplace(self._kept, entry)
+
+    def latest(self) -> list[Letter]:
+        """The kept letters, oldest first."""
+        return [letter for _, letter in sorted(self._kept, key=lambda entry: entry[0])]
+
+    def by_reason(self) -> dict[str, int]:
+        """Reason → count, most frequent first."""
+        return dict(self._counts.most_common())
 
 
 # -- replay ----------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +22,8 @@ from streams.deadletter.select import (
     Letter,
     Replay,
     Selection,
+    Tally,
     count_by_reason,
-    latest,
     letter_from,
     replay_for,
     replay_order,
@@ -50,14 +50,13 @@ class Listing:
 
 
 @dataclass
-class ReplayResult:
-    replays: list[Replay]
-    published: dict[str, int] = field(default_factory=dict)  # reason → records published
+class ReplayPlan:
+    replays: list[Replay]  # in replay order
     skipped: list[Letter] = field(default_factory=list)  # not dead-letter records: nothing to replay
 
     @property
     def planned(self) -> dict[str, int]:
-        return dict(Counter(r.letter.reason for r in self.replays).most_common())
+        return count_by_reason(r.letter for r in self.replays)
 
 
 def _unreadable(settings: Settings, exc: Exception) -> DeadLetterToolError:
@@ -67,31 +66,28 @@ def _unreadable(settings: Settings, exc: Exception) -> DeadLetterToolError:
     )
 
 
-async def select_letters(
-    settings: Settings, security: Mapping[str, Any], selection: Selection
-) -> tuple[list[Letter], int]:
-    """The matching dead letters (topic order) and how many records the topic holds."""
+async def scan(settings: Settings, security: Mapping[str, Any]) -> AsyncIterator[Letter]:
+    """Every record of the dead-letter topic, decoded, up to the end offsets taken at start."""
     codec = codec_for("dead_letter")
-    matching: list[Letter] = []
-    total = 0
     try:
         async for message in iter_topic(
             settings.bootstrap_servers, settings.dead_letter_topic, security=security
         ):
-            total += 1
-            letter = letter_from(message, codec)
-            if selection.matches(letter):
-                matching.append(letter)
+            yield letter_from(message, codec)
     except KafkaError as exc:
         raise _unreadable(settings, exc) from None
-    return matching, total
 
 
 async def list_letters(
     settings: Settings, security: Mapping[str, Any], selection: Selection, limit: int | None
 ) -> Listing:
-    matching, total = await select_letters(settings, security, selection)
-    return Listing(latest(matching, limit), count_by_reason(matching), len(matching), total)
+    tally = Tally(limit)
+    total = 0
+    async for letter in scan(settings, security):
+        total += 1
+        if selection.matches(letter):
+            tally.add(letter)
+    return Listing(tally.latest(), tally.by_reason(), tally.matched, total)
 
 
 async def show_letter(settings: Settings, security: Mapping[str, Any], partition: int, offset: int) -> Letter:
@@ -135,17 +131,17 @@ async def show_letter(settings: Settings, security: Mapping[str, Any], partition
             await consumer.stop()
 
 
-async def plan_replay(settings: Settings, security: Mapping[str, Any], selection: Selection) -> ReplayResult:
+async def plan_replay(settings: Settings, security: Mapping[str, Any], selection: Selection) -> ReplayPlan:
     """What replaying the selected dead letters would publish, in replay order (nothing is sent)."""
-    matching, _ = await select_letters(settings, security, selection)
-    result = ReplayResult([])
+    matching = [letter async for letter in scan(settings, security) if selection.matches(letter)]
+    plan = ReplayPlan([])
     for letter in replay_order(matching):
         replay = replay_for(letter)
         if replay is None:
-            result.skipped.append(letter)
+            plan.skipped.append(letter)
         else:
-            result.replays.append(replay)
-    return result
+            plan.replays.append(replay)
+    return plan
 
 
 async def publish_replays(

@@ -23,8 +23,8 @@ from streams.deadletter.select import (
     Letter,
     Selection,
     SelectionError,
+    Tally,
     count_by_reason,
-    latest,
     letter_from,
     parse_positions,
     parse_reasons,
@@ -144,9 +144,21 @@ def test_selection_filters_combine() -> None:
         Selection(since_ms=T0, until_ms=T0)
 
 
-def test_latest_and_counts() -> None:
-    assert [x.position for x in latest(LETTERS, 2)] == ["0:1", "1:1"]
-    assert [x.position for x in latest(reversed(LETTERS), None)] == ["0:0", "1:0", "0:1", "1:1"]
+def test_tally_keeps_the_latest_and_counts_everything() -> None:
+    def tally(limit: int | None, letters: list[Letter]) -> Tally:
+        result = Tally(limit)
+        for x in letters:
+            result.add(x)
+        return result
+
+    for order in (LETTERS, LETTERS[::-1], [LETTERS[2], LETTERS[0], LETTERS[3], LETTERS[1]]):
+        two = tally(2, order)
+        assert [x.position for x in two.latest()] == ["0:1", "1:1"]
+        assert two.matched == 4
+        assert two.by_reason() == {"attributes_dropped": 2, "unparseable": 1, "missing_identity": 1}
+        assert [x.position for x in tally(None, order).latest()] == ["0:0", "1:0", "0:1", "1:1"]
+    assert tally(10, LETTERS[:1]).latest() == LETTERS[:1]
+    assert tally(3, []).latest() == [] and tally(3, []).by_reason() == {}
     assert count_by_reason(LETTERS) == {"attributes_dropped": 2, "unparseable": 1, "missing_identity": 1}
     assert next(iter(count_by_reason(LETTERS))) == "attributes_dropped"  # most frequent first
 
