@@ -1,15 +1,19 @@
-"""The ``intercom-stream`` command: worker, broker, emulator, publish, sandbox."""
+"""The ``intercom-stream`` command: worker, broker, emulator, publish, sandbox, topics, dlq."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from streams.errors import IntercomStreamError
+
+if TYPE_CHECKING:
+    from streams.deadletter.select import Selection
+    from streams.settings import Settings
 
 app = typer.Typer(
     help="Deliver Segment-spec events from Kafka to Intercom.",
@@ -143,6 +147,168 @@ def topics_create() -> None:
         _fail(error)
     for name, count in counts.items():
         typer.echo(f"{name}: {count} partitions")
+
+
+dlq_app = typer.Typer(
+    help="Browse the dead-letter topic and replay records to the input topic (settings from "
+    "INTERCOM_STREAM_*: dead_letter_topic, raw_events_topic, bootstrap and TLS/SASL).",
+    no_args_is_help=True,
+)
+app.add_typer(dlq_app, name="dlq")
+
+BootstrapOption = Annotated[
+    str | None, typer.Option(help="Kafka bootstrap servers (default: INTERCOM_STREAM_BOOTSTRAP_SERVERS).")
+]
+ReasonOption = Annotated[
+    list[str] | None, typer.Option("--reason", help="Only this reason code (repeat or comma-separate).")
+]
+SinceOption = Annotated[
+    str | None,
+    typer.Option(help="Dead-lettered at or after: ISO 8601 (UTC if no zone) or a duration ago (2h)."),
+]
+UntilOption = Annotated[str | None, typer.Option(help="Dead-lettered before: ISO 8601 or a duration ago.")]
+
+
+def _kafka(bootstrap: str | None) -> tuple[Settings, dict[str, Any]]:
+    """Settings from the environment and the aiokafka TLS/SASL options, after one connection check."""
+    from streams.kafka_security import aiokafka_security, check_connection
+    from streams.settings import load_settings
+
+    settings = load_settings(**({"bootstrap_servers": bootstrap} if bootstrap else {}))
+    asyncio.run(check_connection(settings))
+    return settings, aiokafka_security(settings)
+
+
+def _selection(
+    reason: list[str] | None, since: str | None, until: str | None, offsets: str | None = None
+) -> Selection:
+    import time
+
+    from streams.deadletter.select import Selection, parse_positions, parse_reasons, parse_time
+
+    now_ms = int(time.time() * 1000)
+    return Selection(
+        reasons=parse_reasons(reason),
+        since_ms=None if since is None else parse_time(since, now_ms),
+        until_ms=None if until is None else parse_time(until, now_ms),
+        positions=frozenset() if offsets is None else parse_positions(offsets),
+    )
+
+
+@dlq_app.command("list")
+def dlq_list(
+    reason: ReasonOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    limit: Annotated[int, typer.Option(min=1, help="Show the latest N matching records.")] = 50,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")] = False,
+    bootstrap: BootstrapOption = None,
+) -> None:
+    """List dead letters (partition:offset, time, reason, user, event type, message) and counts per reason."""
+    from rich.console import Console
+
+    from streams.deadletter.render import list_json, print_list
+    from streams.deadletter.tool import list_letters
+
+    try:
+        selection = _selection(reason, since, until)
+        settings, security = _kafka(bootstrap)
+        listing = asyncio.run(list_letters(settings, security, selection, limit))
+    except IntercomStreamError as error:
+        _fail(error)
+    if json_output:
+        typer.echo(list_json(listing.shown, listing.counts, listing.matched, listing.total))
+    else:
+        print_list(
+            Console(),
+            settings.dead_letter_topic,
+            listing.shown,
+            listing.counts,
+            listing.matched,
+            listing.total,
+        )
+
+
+@dlq_app.command("show")
+def dlq_show(
+    position: Annotated[str, typer.Argument(metavar="PARTITION:OFFSET", help="As `dlq list` shows it.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")] = False,
+    bootstrap: BootstrapOption = None,
+) -> None:
+    """Show one dead letter in full: every field, the original event, Intercom's answer, the headers."""
+    import json
+
+    from rich.console import Console
+
+    from streams.deadletter.render import full_json, print_letter
+    from streams.deadletter.select import SelectionError, parse_positions
+    from streams.deadletter.tool import show_letter
+
+    try:
+        positions = parse_positions(position)
+        if len(positions) != 1:
+            raise SelectionError("give one PARTITION:OFFSET")
+        ((partition, offset),) = positions
+        settings, security = _kafka(bootstrap)
+        letter = asyncio.run(show_letter(settings, security, partition, offset))
+    except IntercomStreamError as error:
+        _fail(error)
+    if json_output:
+        typer.echo(json.dumps(full_json(letter), indent=2, ensure_ascii=False))
+    else:
+        print_letter(Console(), letter)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    reason: ReasonOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    offsets: Annotated[
+        str | None, typer.Option(help="Only these records: PARTITION:OFFSET,... as `dlq list` shows them.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be replayed; send nothing.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    bootstrap: BootstrapOption = None,
+) -> None:
+    """Re-publish the selected dead letters' original events to the input topic.
+
+    Keyed by user and marked with an intercom-stream-replay-of header. Fix the cause first; replay each
+    record once (a replayed track is a new Intercom event)."""
+    from rich.console import Console
+
+    from streams.deadletter.render import print_list
+    from streams.deadletter.tool import plan_replay, publish_replays
+
+    try:
+        selection = _selection(reason, since, until, offsets)
+        settings, security = _kafka(bootstrap)
+        plan = asyncio.run(plan_replay(settings, security, selection))
+    except IntercomStreamError as error:
+        _fail(error)
+    source, target = settings.dead_letter_topic, settings.raw_events_topic
+    for letter in plan.skipped:
+        typer.secho(f"skipped {letter.position}: not a dead-letter record ({letter.problem})", err=True)
+    if not plan.replays:
+        typer.echo(f"no dead letters in {source} match: nothing to replay")
+        return
+    if dry_run or not yes:
+        letters = [r.letter for r in plan.replays]
+        print_list(Console(), source, letters, plan.planned, len(letters), len(letters))
+    if dry_run:
+        typer.echo(f"dry run: would replay {len(plan.replays)} records to {target}; nothing sent")
+        return
+    if not yes:
+        typer.confirm(f"Replay these {len(plan.replays)} records to {target}?", abort=True)
+    try:
+        published = asyncio.run(publish_replays(settings, security, plan.replays))
+    except IntercomStreamError as error:
+        _fail(error)
+    typer.echo(f"replayed {sum(published.values())} records from {source} to {target}:")
+    for name, count in published.items():
+        typer.echo(f"  {name}: {count}")
 
 
 @app.command()

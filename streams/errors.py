@@ -77,6 +77,8 @@ class DeliveryError(IntercomStreamError):
         self.attempts = 0
         # Every counted attempt of the call (filled in by the retry loop), oldest first.
         self.history: list[Attempt] = []
+        self.first_attempt_at_ms: int | None = None
+        self.last_attempt_at_ms: int | None = None
         self.reason: str | None = None
 
     @property

@@ -1,10 +1,10 @@
-"""Small Kafka helpers for the commands (publish, progress, reading the dead-letter topic)."""
+"""Small Kafka helpers for the commands (publish, progress, reading a topic to its end)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,19 +107,31 @@ async def group_lag(
 
 
 async def read_all(bootstrap: str, topic: str, *, security: Mapping[str, Any] | None = None) -> list[Any]:
-    """Every record currently in ``topic`` (up to the end offsets at the time of the call)."""
+    """Every record currently in ``topic`` (up to the end offsets at the time of the call); [] when the
+    topic does not exist."""
     try:
-        ends = {
-            tp: off
-            for tp, off in (await end_offsets(bootstrap, [topic], security=security)).items()
-            if off > 0
-        }
+        return [record async for record in iter_topic(bootstrap, topic, security=security)]
     except KafkaError:
         return []
+
+
+async def iter_topic(
+    bootstrap: str, topic: str, *, security: Mapping[str, Any] | None = None
+) -> AsyncIterator[Any]:
+    """Yield the records of ``topic`` from the beginning up to its end offsets at the time of the call.
+
+    Bounded (stops at those offsets, never waits for new records) and read-only: no consumer group,
+    partitions assigned by hand, so nothing is ever committed. Raises KafkaError if the topic does not
+    exist. Records stream through: memory stays flat however large the topic.
+    """
+    ends = {
+        tp: off for tp, off in (await end_offsets(bootstrap, [topic], security=security)).items() if off > 0
+    }
     if not ends:
-        return []
+        return
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
+        group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         **(security or {}),
@@ -128,17 +140,18 @@ async def read_all(bootstrap: str, topic: str, *, security: Mapping[str, Any] | 
     try:
         consumer.assign(list(ends))
         await consumer.seek_to_beginning(*ends)
-        records: list[Any] = []
         remaining = dict(ends)
         while remaining:
-            batch = await consumer.getmany(timeout_ms=1000)
+            batch = await consumer.getmany(*remaining, timeout_ms=1000)
             for tp, messages in batch.items():
                 for message in messages:
                     if message.offset < ends[tp]:
-                        records.append(message)
-                    if message.offset + 1 >= ends[tp]:
-                        remaining.pop(tp, None)
-        return records
+                        yield message
+            for tp in list(remaining):
+                # The position, not the last offset seen: the end may be a transaction marker or
+                # a compacted-away offset that is never returned as a record.
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.pop(tp)
     finally:
         await consumer.stop()
 

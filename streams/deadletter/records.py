@@ -103,14 +103,21 @@ def _base(source: SourceRecord, reason: str, message: str) -> dict[str, Any]:
         "details": None,
         "first_seen_at_ms": source.received_at_ms,
         "failed_at_ms": _now_ms(),
+        "error_class": None,
+        "first_attempt_at_ms": None,
+        "last_attempt_at_ms": None,
     }
+
+
+def _class_name(error: Exception) -> str:
+    return f"{type(error).__module__}.{type(error).__qualname__}"
 
 
 def dead_letter_for_input(
     source: SourceRecord, error: InvalidEventError, user_key: str | None = None, event_type: str | None = None
 ) -> dict[str, Any]:
     record = _base(source, error.reason, _message(error.reason, error.message))
-    record.update(user_key=user_key, event_type=event_type)
+    record.update(user_key=user_key, event_type=event_type, error_class=_class_name(error))
     return record
 
 
@@ -140,6 +147,9 @@ def dead_letter_for_delivery(
         details=json.dumps({"attempts": [{"outcome": a.outcome, "at": _iso(a.at)} for a in error.history]})
         if error.history
         else None,
+        error_class=_class_name(error),
+        first_attempt_at_ms=error.first_attempt_at_ms,
+        last_attempt_at_ms=error.last_attempt_at_ms,
     )
     return record
 

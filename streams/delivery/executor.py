@@ -144,14 +144,19 @@ class Executor:
     # -- calls ------------------------------------------------------------------------------------
 
     async def _request(self, method: str, path: str, body: Any = None) -> Any:
+        attempted_at_ms: list[int] = []  # first and latest attempt, for the dead-letter record
+
         async def once() -> Any:
             self.calls += 1
+            attempted_at_ms[1:] = [int(time.time() * 1000)]
             return await self._call(method, path, body)
 
         try:
             return await with_retries(once, self.policy, self._sleep)
         except DeliveryError as exc:
             exc.request = {"method": method, "path": path, "body": body}
+            if attempted_at_ms:
+                exc.first_attempt_at_ms, exc.last_attempt_at_ms = attempted_at_ms[0], attempted_at_ms[-1]
             raise
 
     def _skip(self, what: str) -> None:

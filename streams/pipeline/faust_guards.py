@@ -104,9 +104,7 @@ def _has_hole(consumer: Any, tp: Any) -> int | None:
     return None if consumer._gap[tp].overlaps(committed) else int(committed)
 
 
-async def _getmany_without_drops(
-    self: Any, timeout: float
-) -> AsyncIterator[tuple[Any, Any]]:
+async def _getmany_without_drops(self: Any, timeout: float) -> AsyncIterator[tuple[Any, Any]]:  # noqa: ASYNC109
     records, active_partitions = await self._wait_next_records(timeout)
     generation_id = self.app.consumer_generation_id
     if records is None or self.should_stop:

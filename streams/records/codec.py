@@ -1,9 +1,18 @@
-"""Schemaless Avro binary encoding with avro-python3, one codec per ``schemas/<name>.avsc``."""
+"""Schemaless Avro binary encoding with avro-python3, one codec per ``schemas/<name>.avsc``.
+
+Schemaless records do not say which schema wrote them. Schemas only grow by appending fields with
+defaults, and earlier versions are kept in ``schemas/previous/<name>.v<N>.avsc``: a record that the
+current schema cannot read exactly (it runs out of bytes) is read with each earlier writer schema,
+newest first, resolved to the current one (the new fields get their defaults). Appended fields make
+this unambiguous: an older record is always too short for a newer schema, a newer one too long for
+an older schema.
+"""
 
 from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,10 +36,13 @@ def schema_dir() -> Path:
 
 
 class AvroCodec:
-    def __init__(self, schema_json: str) -> None:
+    def __init__(self, schema_json: str, previous: Sequence[str] = ()) -> None:
         self.schema = avro.schema.parse(schema_json)
         self._writer = avro.io.DatumWriter(self.schema)
-        self._reader = avro.io.DatumReader(self.schema)
+        # The current schema first, then earlier writer schemas resolved to it.
+        self._readers = [avro.io.DatumReader(self.schema)] + [
+            avro.io.DatumReader(avro.schema.parse(text), self.schema) for text in previous
+        ]
 
     def encode(self, record: dict[str, Any]) -> bytes:
         buffer = io.BytesIO()
@@ -38,18 +50,29 @@ class AvroCodec:
         return buffer.getvalue()
 
     def decode(self, data: bytes) -> dict[str, Any]:
-        try:
-            buffer = io.BytesIO(data)
-            record: dict[str, Any] = self._reader.read(avro.io.BinaryDecoder(buffer))
-        except Exception as exc:  # avro raises a zoo of types on garbage input
-            raise RecordDecodeError(f"not a valid {self.schema.name} Avro record: {exc}") from exc
-        if buffer.tell() != len(data):
-            raise RecordDecodeError(f"not a valid {self.schema.name} Avro record: trailing bytes")
-        return record
+        problem = ""
+        for reader in self._readers:
+            try:
+                buffer = io.BytesIO(data)
+                record: dict[str, Any] = reader.read(avro.io.BinaryDecoder(buffer))
+            except Exception as exc:  # avro raises a zoo of types on garbage input
+                problem = problem or str(exc) or type(exc).__name__
+                continue
+            if buffer.tell() == len(data):
+                return record
+            problem = problem or "trailing bytes"
+        raise RecordDecodeError(f"not a valid {self.schema.name} Avro record: {problem}")
 
 
 @cache
 def codec_for(name: str) -> AvroCodec:
     """``codec_for("dead_letter")`` → the codec of ``schemas/dead_letter.avsc``."""
     path = schema_dir() / f"{name}.avsc"
-    return AvroCodec(path.read_text(encoding="utf-8"))
+    return AvroCodec(path.read_text(encoding="utf-8"), previous_schemas(name))
+
+
+def previous_schemas(name: str) -> list[str]:
+    """Earlier versions of ``schemas/<name>.avsc``, newest first."""
+    paths = (schema_dir() / "previous").glob(f"{name}.v*.avsc")
+    versions = sorted(((int(p.stem.rsplit(".v", 1)[1]), p) for p in paths), reverse=True)
+    return [p.read_text(encoding="utf-8") for _, p in versions]

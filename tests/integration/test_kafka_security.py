@@ -195,3 +195,52 @@ def test_unequal_partition_counts_refuse_to_start(
     assert code == 2, output
     assert "co-partitioning required" in output and "refusing to start" in output, output
     assert f"{settings.raw_events_topic}=3" in output and f"{settings.delivery_topic}=2" in output
+
+
+def test_dlq_commands_over_sasl_ssl(
+    secure_kafka: SecureKafka, emulator: EmulatorAdmin, tmp_path: Path
+) -> None:
+    """`dlq list/show/replay` read and write with the same TLS/SASL settings as the worker."""
+    from aiokafka import AIOKafkaProducer
+
+    from streams.deadletter import SourceRecord, dead_letter_for_input, dead_letter_headers
+    from streams.errors import InvalidEventError
+    from streams.kafka_io import read_all
+    from streams.records import codec_for
+
+    env = secure_kafka.env(emulator.base_url, tmp_path / "data")
+    settings = settings_from_env(env)
+    security = aiokafka_security(settings)
+    create_topics(env, {settings.raw_events_topic: 2, settings.dead_letter_topic: 2})
+    source = SourceRecord(
+        settings.raw_events_topic, 1, 7, b"sec-u", b'{"type":"identify","userId":"sec-u"}', 0
+    )
+    letter = dead_letter_for_input(source, InvalidEventError("invalid_event", "made up"), "sec-u", "identify")
+
+    async def write_dead_letter() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, **security)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                settings.dead_letter_topic, codec_for("dead_letter").encode(letter), key=b"sec-u",
+                partition=0, headers=dead_letter_headers(letter),
+            )  # fmt: skip
+        finally:
+            await producer.stop()
+
+    asyncio.run(write_dead_letter())
+    code, output = run_cli(env, "dlq", "list", "--json")
+    assert code == 0, output
+    assert json.loads(output)["by_reason"] == {"invalid_event": 1}
+    code, output = run_cli(env, "dlq", "show", "0:0", "--json")
+    assert code == 0, output
+    assert ["__connect.errors.offset", "7"] in json.loads(output)["headers"]
+    code, output = run_cli(env, "dlq", "replay", "--reason", "invalid_event", "--yes")
+    assert code == 0, output
+    assert "replayed 1 records" in output
+    (replayed,) = asyncio.run(
+        read_all(settings.bootstrap_servers, settings.raw_events_topic, security=security)
+    )
+    assert replayed.key == b"sec-u" and replayed.value == source.value
+    assert dict(replayed.headers)["intercom-stream-replay-of"] == f"{settings.dead_letter_topic}/0/0".encode()
+    assert PASSWORD not in output

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.records import RecordDecodeError, codec_for, schema_dir
+from streams.records import AvroCodec, RecordDecodeError, codec_for, schema_dir
 
 EXAMPLES = {
     "raw_event": {
@@ -30,7 +30,8 @@ EXAMPLES = {
         "source_topic": "raw-events", "source_partition": 0, "source_offset": 1, "user_key": "u1",
         "event_type": "identify", "intercom_status": 400, "intercom_error": '{"type":"error.list"}',
         "intercom_request": '{"method":"POST"}', "attempts": 1, "details": None, "first_seen_at_ms": 1,
-        "failed_at_ms": 2,
+        "failed_at_ms": 2, "error_class": "streams.errors.RejectedError", "first_attempt_at_ms": 1,
+        "last_attempt_at_ms": 2,
     },
 }  # fmt: skip
 
@@ -53,3 +54,25 @@ def test_truncated_record_is_an_error() -> None:
         codec.decode(data[:10])
     with pytest.raises(RecordDecodeError):
         codec.decode(data + b"\x00")
+
+
+def test_records_written_with_an_earlier_schema_still_decode() -> None:
+    """Dead letters outlive releases: a record written before fields were appended reads with defaults."""
+    v1 = AvroCodec((schema_dir() / "previous" / "dead_letter.v1.avsc").read_text(encoding="utf-8"))
+    new_fields = ("error_class", "first_attempt_at_ms", "last_attempt_at_ms")
+    old = {k: v for k, v in EXAMPLES["dead_letter"].items() if k not in new_fields}
+    decoded = codec_for("dead_letter").decode(v1.encode(old))
+    assert decoded == {**old, "error_class": None, "first_attempt_at_ms": None, "last_attempt_at_ms": None}
+    # Without the earlier schema the same bytes are not readable: the fallback is what makes it work.
+    with pytest.raises(RecordDecodeError):
+        AvroCodec((schema_dir() / "dead_letter.avsc").read_text(encoding="utf-8")).decode(v1.encode(old))
+
+
+def test_previous_schemas_are_prefixes_of_the_current_one() -> None:
+    """Fields are only appended (that is what makes decoding older records unambiguous)."""
+    current = [f.name for f in codec_for("dead_letter").schema.fields]
+    for path in (schema_dir() / "previous").glob("*.avsc"):
+        name = path.name.split(".v")[0]
+        earlier = [f.name for f in AvroCodec(path.read_text(encoding="utf-8")).schema.fields]
+        assert [f.name for f in codec_for(name).schema.fields][: len(earlier)] == earlier, path.name
+    assert current[-3:] == ["error_class", "first_attempt_at_ms", "last_attempt_at_ms"]
