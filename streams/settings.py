@@ -84,6 +84,19 @@ class Settings(BaseSettings):
     )
     consumer_session_timeout_s: float = Field(30.0, gt=0, description="Kafka consumer session timeout.")
     commit_interval_s: float = Field(1.0, gt=0, description="How often processed offsets are committed.")
+    sink_in_flight: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Intercom requests in flight per delivery partition (different users; each user's in "
+        "order).",
+    )
+    drain_deadline_s: float = Field(
+        10.0,
+        ge=0,
+        description="On rebalance or shutdown: how long in-flight requests may finish before they are "
+        "abandoned (unacked, so redone by the partition's next owner).",
+    )
     # Kafka connection security (every Kafka client of the project): see docs/connecting-to-kafka.md.
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="Kafka security protocol: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
@@ -166,7 +179,7 @@ class Settings(BaseSettings):
         "(user_not_found), or create the contact (userId as external_id) and send the event.",
     )
     unknown_user_hold_s: float = Field(
-        60.0,
+        5.0,
         ge=0,
         description="With dead_letter: how long an event of an unknown user is held and retried (the "
         "identify may still arrive) before it is dead-lettered.",

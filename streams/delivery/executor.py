@@ -25,6 +25,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -45,6 +46,8 @@ _UNKNOWN_ATTRIBUTE = re.compile(r"Custom attribute '([^']+)' does not exist")
 _EVENT_NAME_CAP = re.compile(r"active event names", re.I)
 EVENT_NAMES_KEY = "event_names"
 EVENT_NAME_REFUSED = "event_name_refused:"
+# One list per asyncio task: the sink runs several users' plans at once on one executor.
+_CURRENT_REPORTS: ContextVar[list[Report] | None] = ContextVar("intercom_stream_reports", default=None)
 # While an event's user is unknown to Intercom, ask again after 2, 4, 8, 15, 15... seconds.
 HOLD_FIRST_RETRY_S = 2.0
 HOLD_MAX_RETRY_S = 15.0
@@ -66,7 +69,7 @@ class DeliveryOptions:
     # A track event Intercom answers 404 for (no such user): hold and retry this long (the identify may
     # still come), then dead-letter; or, with "create", create the contact and send the event.
     unknown_user_policy: UnknownUserPolicy = "dead_letter"
-    unknown_user_hold_s: float = 60.0
+    unknown_user_hold_s: float = 5.0
 
 
 def _hash(value: Any) -> str:
@@ -127,12 +130,20 @@ class Executor:
         self.attributes = attributes or AttributeCache(
             self.workspace, self.options.attribute_refresh_s, clock=clock
         )
-        self.reports: list[Report] = []
         self.calls = 0
         self.skipped = 0  # writes not made because Intercom already holds the same values
 
+    @property
+    def reports(self) -> list[Report]:
+        """The reports of the plan being executed in the current task (plans run concurrently)."""
+        reports = _CURRENT_REPORTS.get(None)
+        if reports is None:
+            reports = []
+            _CURRENT_REPORTS.set(reports)
+        return reports
+
     async def execute(self, plan: Plan) -> list[Report]:
-        self.reports = list(plan.reports)
+        _CURRENT_REPORTS.set(list(plan.reports))
         lifecycle = {Action.DELETE_CONTACT, Action.UNSUPPRESS}
         if self.suppressed.get(plan.user_key) and not any(op.action in lifecycle for op in plan.operations):
             raise _suppressed(plan.user_key)

@@ -56,6 +56,12 @@ EVENTS_FILTERED = Counter(
 RETRIES = Counter(
     PREFIX + "retries", "Intercom calls attempted again after a transient failure.", registry=REGISTRY
 )
+REWINDS = Counter(
+    PREFIX + "rewinds",
+    "Times a partition was read again from a record that had not reached the worker.",
+    registry=REGISTRY,
+)
+IN_FLIGHT = Gauge(PREFIX + "sink_in_flight", "Intercom requests in flight in this worker.", registry=REGISTRY)
 RATE_LIMITED = Counter(PREFIX + "rate_limited", "429 answers from Intercom.", registry=REGISTRY)
 RATE_GATE_WAITS = Counter(
     PREFIX + "rate_gate_waits",
@@ -119,6 +125,14 @@ def dead_letter(reason: str) -> None:
 
 def retry() -> None:
     RETRIES.inc()
+
+
+def rewind() -> None:
+    REWINDS.inc()
+
+
+def in_flight(delta: int) -> None:
+    IN_FLIGHT.inc(delta)
 
 
 def rate_gate_wait(seconds: float) -> None:

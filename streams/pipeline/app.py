@@ -12,11 +12,13 @@ Records are keyed by user, so one user's requests stay in one partition, in orde
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from streams.deadletter import (
     dead_letter_for_delivery,
     dead_letter_for_input,
     dead_letter_for_report,
+    dead_letter_headers,
 )
 from streams.delivery import Executor
 from streams.delivery.attributes import AttributeCache
@@ -38,6 +41,8 @@ from streams.kafka_security import faust_security
 from streams.mapping import Operation, Plan, Report, plan_event
 from streams.observability import install_observability, metrics
 from streams.pipeline import faust_guards
+from streams.pipeline.lanes import UserLanes
+from streams.pipeline.sequencer import PartitionSequencer
 from streams.records import codec_for
 from streams.settings import Settings
 
@@ -142,6 +147,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
     max_calls, window_s = settings.rate
     limiters: dict[int, SlidingWindowLimiter] = {}
     executors: dict[int, Executor] = {}
+    lanes: dict[int, UserLanes] = {}
     policy = RetryPolicy(max_attempts=settings.max_attempts)
     # One shared client (connection pool, keep-alive) for every partition.
     client = IntercomClient(
@@ -165,26 +171,66 @@ def create_pipeline(settings: Settings) -> Pipeline:
             record["message"],
         )
         key = record["user_key"].encode() if record["user_key"] else record["original_key"]
-        await send_and_wait(dead_letter_topic, key, dead_letter_codec.encode(record))
+        await send_and_wait(
+            dead_letter_topic, key, dead_letter_codec.encode(record), dead_letter_headers(record)
+        )
 
-    async def consume(stream: Any, handle: Callable[[Any], Awaitable[None]]) -> None:
-        """Process each event, then ack it: an event is acked only once it is fully handled.
+    sequencer = PartitionSequencer(lambda tp: faust_guards.committed_offset(app.consumer, tp))
+
+    async def handle_and_ack(event: Any, handle: Callable[[Any], Awaitable[None]]) -> None:
+        """Process one event, then ack it: an event is acked only once it is fully handled.
 
         Faust's own acking (``stream.events()``) acks in a ``finally``, so an event whose handling
         is cancelled at shutdown or rebalance gets committed unprocessed, i.e. lost
         (faust-streaming 0.15.3 ignores ``stream_ack_cancelled_tasks``). Manual acks avoid that:
         the next owner of the partition handles it again.
         """
+        message = event.message
+        try:
+            await handle(event)
+        except asyncio.CancelledError:
+            faust_guards.release(app.consumer, message)  # abandoned: redone by the next owner
+            raise
+        except Exception as exc:  # a bug must neither stop the partition nor lose the event
+            log.exception("internal error handling %s", message.tp)
+            error = InvalidEventError("internal_error", f"{type(exc).__name__}: {exc}")
+            await dead_letter(dead_letter_for_input(_source(message), error))
+        faust_guards.mark_handled(message)
+        event.ack()
+
+    async def consume(
+        stream: Any,
+        handle: Callable[[Any], Awaitable[None]],
+        lanes_for: Callable[[int], UserLanes] | None = None,
+    ) -> None:
+        """Each partition's events in offset order (the sequencer rewinds over lost records); with
+        ``lanes_for``, several users' events of a partition at once, each user's in order."""
         async for event in stream.noack().events():
-            try:
-                await handle(event)
-            except Exception as exc:  # a bug must neither stop the partition nor lose the event
-                log.exception("internal error handling %s", event.message.tp)
-                error = InvalidEventError("internal_error", f"{type(exc).__name__}: {exc}")
-                await dead_letter(dead_letter_for_input(_source(event.message), error))
-            faust_guards.mark_handled(event.message)
-            log.debug("handled %s@%d", event.message.tp, event.message.offset)
-            event.ack()
+            message = event.message
+            admission = sequencer.admit(message.tp, message.offset)
+            if admission.rewind_to is not None:
+                log.warning(
+                    "%s@%d arrived before %d: reading %s again from %d",
+                    message.tp, message.offset, admission.rewind_to, message.tp, admission.rewind_to,
+                )  # fmt: skip
+                metrics.rewind()
+                await app.consumer.seek(message.tp, admission.rewind_to)
+            if admission.gap is not None:
+                log.warning("offsets %s of %s hold no record; moving on", admission.gap, message.tp)
+                faust_guards.accept_gap(app.consumer, message.tp, *admission.gap)
+            if not admission.process:
+                faust_guards.release(app.consumer, message)
+                continue
+            if lanes_for is None:
+                await handle_and_ack(event, handle)
+            else:
+                user = (message.key or b"").decode("utf-8", "replace")
+                await lanes_for(message.partition).submit(user, partial(handle_and_ack, event, handle))
+
+    async def forget_positions(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        sequencer.forget()  # reading restarts at the committed offsets
+
+    app.on_partitions_assigned.connect(forget_positions)  # type: ignore[arg-type]
 
     async def transform_one(event: Any) -> None:
         message = event.message
@@ -230,8 +276,8 @@ def create_pipeline(settings: Settings) -> Pipeline:
             )
 
     @app.timer(2.0)
-    async def heal_offset_holes() -> None:
-        await faust_guards.heal_holes(app.consumer)
+    async def reread_lost_records() -> None:
+        await faust_guards.reread_lost(app.consumer, sequencer.expected)
 
     @app.agent(raw_channel, name="transform")
     async def transform(stream: Any) -> None:
@@ -272,7 +318,23 @@ def create_pipeline(settings: Settings) -> Pipeline:
 
     @app.agent(delivery_topic, name="sink")
     async def sink(stream: Any) -> None:
-        await consume(stream, sink_one)
+        await consume(stream, sink_one, lanes_for)
+
+    def lanes_for(partition: int) -> UserLanes:
+        if partition not in lanes:
+            lanes[partition] = UserLanes(settings.sink_in_flight, metrics.in_flight)
+        return lanes[partition]
+
+    async def drain_in_flight() -> None:
+        """At a rebalance (and shutdown): in-flight requests get ``drain_deadline_s`` to finish."""
+        abandoned = 0
+        for partition_lanes in list(lanes.values()):
+            abandoned += await partition_lanes.drain(settings.drain_deadline_s)
+        if abandoned:
+            log.warning("abandoned %d in-flight requests after %.0fs; they will be redone", abandoned,
+                        settings.drain_deadline_s)  # fmt: skip
+
+    faust_guards.before_rebalance_wait(drain_in_flight)
 
     install_observability(app, settings, limiters)  # /metrics, /health/*, lag, assignment logs
     return Pipeline(app=app, settings=settings)

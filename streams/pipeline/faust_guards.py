@@ -12,25 +12,25 @@ Found with tests/integration/test_restart.py on Kafka 4.1 (about one event lost 
    past N. We never commit past an unacked record at the committed offset (offsets that Faust
    knows to be empty, its "gaps", still count as done).
 3. *Acks without processing.* Records buffered before a rebalance are skipped by the stream *and
-   acked*. Only records our handler finished (``mark_handled``) may be acked; the partition's owner
-   reads the others again after its seek.
-
-4. *Records that never arrive.* Even so, right after an assignment a record fetched before Faust's
-   seek can vanish before it reaches the agent while the fetch position has moved on. Guard 2 keeps
-   its offset uncommitted; ``heal_holes`` (run on a timer) notices a hole at the committed offset
-   that persists across two checks and seeks the partition back to it, so the record is read again.
-
-5. *Records dropped by the fetch loop.* Faust's ``getmany`` breaks off a fetched batch when the flow
+   acked*. Only records our handler finished (``mark_handled``) may be acked; the others are only
+   ``release``d: Faust stops waiting for them (a message neither acked nor released holds Faust's
+   rebalance wait forever: the worker joins, says ready and consumes nothing), but their offsets
+   stay uncommitted and the partition's owner reads them again.
+4. *Records dropped by the fetch loop.* Faust's ``getmany`` breaks off a fetched batch when the flow
    stops or the generation changes, and skips records of partitions not (yet) active, after the fetch
-   position has moved past them: those records are never seen again, and later ones overtake them (an
-   identify lost, its tracks dead-lettered with 404). Our ``getmany`` seeks each partition back to its
-   first skipped record (in the same generation; after a rebalance Faust's own seek does it), and
-   never delivers a later record of a partition after skipping an earlier one.
+   position has moved past them. Our ``getmany`` seeks each partition back to its first skipped
+   record (in the same generation; after a rebalance Faust's own seek does it), and never delivers
+   a later record of a partition after skipping an earlier one.
+5. *Records that vanish between fetch and agent.* Even so, records can be lost after the fetch
+   (e.g. the stream skips what arrives while the flow is paused). streams/pipeline/sequencer.py
+   admits each partition's records strictly in order and rewinds when one is missing; for the last
+   records of a partition, with nothing after them to reveal the hole, ``reread_lost`` (on a timer)
+   seeks back a partition fetched past what its agent received and idle since the last check.
 6. *Offset zero, and no offset at all.* Faust records a committed offset of 0 as "none", and a partition
-   the group never committed has none either; guards 2 and 4 need to know where reading started, so
-   after Faust's seek we record the committed offset as it is (0 included) or, when there is none, the
-   position the consumer reset to (its first record). Without this, a record lost at the start of a
-   fresh partition let Faust commit past it (seen: an identify lost, its tracks dead-lettered 404).
+   the group never committed has none either; guards 2 and 5 need to know where reading started, so
+   after Faust's seek we record the committed offset as it is (0 included) or, for a partition never
+   committed, where the reset policy starts it. Without this, a record lost at the start of a fresh
+   partition let Faust commit past it (seen: an identify lost, its tracks dead-lettered 404).
 
 Each guard turns a silent loss into, at worst, a replay. ``install()`` patches the classes once.
 """
@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from faust.transport.consumer import Consumer, ensure_TP
@@ -51,6 +51,19 @@ _original_ack = Consumer.ack
 _original_new_offset = Consumer._new_offset
 _original_perform_seek = Consumer.perform_seek
 _original_getmany = Consumer.getmany
+_original_wait_empty = Consumer.wait_empty
+_before_wait_empty: list[Callable[[], Awaitable[Any]]] = []
+
+
+def before_rebalance_wait(callback: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``callback`` when a rebalance starts, before Faust waits for every in-flight message."""
+    _before_wait_empty.append(callback)
+
+
+async def _wait_empty_after_callbacks(self: Any) -> None:
+    for callback in list(_before_wait_empty):
+        await callback()  # e.g. the sink drains its in-flight requests within a deadline
+    await _original_wait_empty(self)
 
 
 class _NoReadOffsets(dict[Any, Any]):
@@ -79,9 +92,35 @@ def mark_handled(message: Any) -> None:
     _handled.add(message)
 
 
+def release(consumer: Any, message: Any) -> None:
+    """Done with ``message`` without acking its offset (it was skipped, or its handling abandoned).
+
+    Faust waits at every rebalance until each message that reached a stream is acked; a message
+    merely left unacked would hold that wait forever (the worker stalls: joined, ready, idle). Its
+    offset stays unacked, so the commit never passes it and the partition's owner reads it again.
+    """
+    message.acked = True
+    consumer._unacked_messages.discard(message)
+    waiting = consumer._waiting_for_ack
+    if waiting is not None and not waiting.done():
+        waiting.set_result(None)
+
+
+def committed_offset(consumer: Any, tp: Any) -> int | None:
+    """Where reading of ``tp`` started or resumed: its last committed offset (see guard 6)."""
+    offset = consumer._committed_offset.get(tp)
+    return None if offset is None else int(offset)
+
+
+def accept_gap(consumer: Any, tp: Any, start: int, end: int) -> None:
+    """Offsets [start, end) hold no record (transaction markers, compaction): commits may pass them."""
+    consumer._gap[tp].addi(start, end)
+
+
 def _ack_handled_only(self: Any, message: Any) -> bool:
     if message not in _handled:
         log.debug("not acking %s@%s: it was never handled", message.tp, message.offset)
+        release(self, message)
         return False
     return bool(_original_ack(self, message))
 
@@ -162,19 +201,41 @@ async def _perform_seek_knowing_start(self: Any) -> None:
     log.debug("reading starts at %s", starts)
 
 
-_suspected_holes: set[tuple[Any, int]] = set()
+_suspects: dict[Any, tuple[int, int]] = {}
 
 
-async def heal_holes(consumer: Any) -> int:
-    """Seek back to holes seen twice in a row; returns how many partitions were rewound."""
-    holes = {(tp, offset) for tp in list(consumer._acked) if (offset := _has_hole(consumer, tp)) is not None}
-    persistent = holes & _suspected_holes
-    _suspected_holes.clear()
-    _suspected_holes.update(holes - persistent)
-    for tp, offset in persistent:
-        log.debug("record %s@%d never reached the agent; reading %s again from there", tp, offset, tp)
-        await consumer.seek(tp, offset)
-    return len(persistent)
+def _fetch_position(consumer: Any, tp: Any) -> int | None:
+    """How far the Kafka client has fetched ``tp`` (no I/O; None while it is being reset)."""
+    kafka = consumer._thread._ensure_consumer()
+    state = kafka._subscription.subscription.assignment.state_value(tp)
+    return int(state.position) if state is not None and state.has_valid_position else None
+
+
+async def reread_lost(consumer: Any, expected: Callable[[Any], int | None]) -> int:
+    """Seek back partitions whose records were fetched but never reached the agent; returns how many.
+
+    Seen after restarts: the fetch position at the end of a partition, nothing in progress, and the
+    records in between never delivered, so the worker sat idle with lag (faust-streaming #629-like).
+    A partition counts as stuck when its fetch position is past the next offset the agent expects,
+    none of its messages is in progress, and both stayed the same since the previous check.
+    """
+    global _suspects
+    busy = {message.tp for message in list(consumer._unacked_messages)}
+    found: dict[Any, tuple[int, int]] = {}
+    for tp in list(consumer.assignment()):
+        if _is_internal(tp.topic) or tp in busy:
+            continue
+        want, position = expected(tp), _fetch_position(consumer, tp)
+        if want is not None and position is not None and position > want:
+            found[tp] = (want, position)
+    stuck = {tp: pair for tp, pair in found.items() if _suspects.get(tp) == pair}
+    for tp, (want, position) in stuck.items():
+        log.warning(
+            "%s was fetched up to %d but its agent got nothing from %d on: reading again", tp, position, want
+        )
+        await consumer.seek(tp, want)
+    _suspects = {tp: pair for tp, pair in found.items() if tp not in stuck}
+    return len(stuck)
 
 
 def install() -> None:
@@ -186,3 +247,4 @@ def install() -> None:
     Consumer._new_offset = _new_offset_without_holes  # type: ignore[method-assign]
     Consumer.perform_seek = _perform_seek_knowing_start  # type: ignore[method-assign]
     Consumer.getmany = _getmany_without_drops  # type: ignore[method-assign]
+    Consumer.wait_empty = _wait_empty_after_callbacks  # type: ignore[method-assign]

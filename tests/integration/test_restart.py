@@ -24,12 +24,6 @@ async def _processed_some(pipeline: RunningPipeline, total: int) -> None:
     raise AssertionError("the worker processed nothing")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect, issue 4 stays open: with the guards in streams/pipeline/faust_guards.py no event "
-    "was lost in ~30 restarts, but in about 1 run of 3 a restarted faust-streaming 0.15.3 worker joins, "
-    "reports ready and then consumes nothing, so this run does not drain",
-)
 def test_restart_mid_stream_loses_nothing_and_recovers_tables(pipeline: RunningPipeline) -> None:
     pipeline.emulator.configure(rate_limit=0)
     users = [f"r-{i}" for i in range(10)]
