@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.emulator_admin import EmulatorAdmin
-from streams.kafka_io import group_lag, key_for_line
+from streams.kafka_io import group_lag, key_for_line, wait_for_topics
 from streams.processes import worker_env
 from tests.integration.conftest import TOKEN, RunningPipeline
 
@@ -31,7 +32,24 @@ def bench_pipeline(
         rekey_topic=f"rekey-{suffix}", dead_letter_topic=f"dlq-{suffix}", partitions=str(partitions),
         log_format="json", **extra,
     )  # fmt: skip
-    return RunningPipeline(bootstrap, emulator, workdir, env)
+    running = RunningPipeline(bootstrap, emulator, workdir, env)
+    asyncio.run(create_topics(running, partitions))
+    return running
+
+
+async def create_topics(running: RunningPipeline, partitions: int) -> None:
+    """Create the worker's topics first, as the Helm chart's topics job does: a worker that creates
+    them itself can read their partition counts before the broker describes them (seen as a
+    KeyError in ensure_topics at start-up on this loaded machine)."""
+    s = running.settings
+    names = [s.raw_events_topic, s.rekey_topic, s.delivery_topic, s.dead_letter_topic]
+    admin = AIOKafkaAdminClient(bootstrap_servers=running.bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
+    finally:
+        await admin.close()
+    await wait_for_topics(running.bootstrap, names)
 
 
 async def publish_fast(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes]]) -> float:

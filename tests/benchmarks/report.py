@@ -78,7 +78,7 @@ def record(
 
 
 def _number(value: float) -> str:
-    if abs(value) >= 100:
+    if abs(value) >= 100 or float(value).is_integer():
         return f"{value:,.0f}"
     if abs(value) >= 10:
         return f"{value:.1f}"
