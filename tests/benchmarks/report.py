@@ -78,11 +78,17 @@ def record(
 
 
 def _number(value: float) -> str:
-    if abs(value) >= 100 or float(value).is_integer():
+    if abs(value) >= 100 or value == 0:
         return f"{value:,.0f}"
     if abs(value) >= 10:
         return f"{value:.1f}"
     return f"{value:.2f}"
+
+
+def _spread(runs: list[float]) -> str:
+    if len(runs) < 2:
+        return str(len(runs))
+    return f"{len(runs)} ({_number(min(runs))}-{_number(max(runs))})"
 
 
 def machine() -> dict[str, Any]:
@@ -103,13 +109,13 @@ def machine() -> dict[str, Any]:
 
 
 def render(figures: list[Figure]) -> list[str]:
-    header = ("figure", "median", "unit", "runs", "ratio", "goal", "result")
+    header = ("figure", "median", "unit", "runs (min-max)", "ratio", "goal", "result")
     rows = [
         (
             f.name,
             "-" if f.value is None else _number(f.value),
             f.unit,
-            str(len(f.runs)),
+            _spread(f.runs),
             f"{f.ratio:.2f} {f.compare}" if f.ratio is not None else "",
             f.goal,
             f.verdict,

@@ -18,7 +18,15 @@ from aiokafka import AIOKafkaProducer
 
 from streams.emulator_admin import EmulatorAdmin
 from tests.benchmarks import report
-from tests.benchmarks.kafka_bench import CallLog, bench_pipeline, event_records, lag, publish_fast, wait_for
+from tests.benchmarks.kafka_bench import (
+    CallLog,
+    bench_pipeline,
+    cpu_seconds,
+    event_records,
+    lag,
+    publish_fast,
+    wait_for,
+)
 from tests.benchmarks.workloads import mixed
 from tests.integration.conftest import TOKEN, RunningPipeline
 
@@ -70,16 +78,18 @@ def drain(running: RunningPipeline, calls: CallLog, timeout_s: float = 120.0) ->
 
 def test_end_to_end_events_per_second(fast_worker: tuple[RunningPipeline, CallLog]) -> None:
     running, calls = fast_worker
-    runs, totals = [], []
+    runs, totals, busy = [], [], []
+    pid = running.workers[-1].process.pid
     for run in range(RUNS):
         events = mixed(USERS_PER_RUN, prefix=f"run{run}")
         calls.mark()
-        started = time.time()
+        started, cpu_before = time.time(), cpu_seconds(pid)
         asyncio.run(publish_fast(running.bootstrap, running.settings.raw_events_topic, event_records(events)))
         drain(running, calls)
         assert calls.calls, "the worker made no call"
         finished = max(call["time"] for call in calls.calls)  # the last Intercom call of the run
         runs.append(len(events) / (finished - started))
+        busy.append((cpu_seconds(pid) - cpu_before) / (time.time() - started))
         totals.append(len(calls.calls))
     figure = report.record(
         "end to end, one worker",
@@ -88,7 +98,7 @@ def test_end_to_end_events_per_second(fast_worker: tuple[RunningPipeline, CallLo
         goal_min=2_000,
         note=f"{USERS_PER_RUN * 14:,} events a run (identify/track/group mix, "
         f"{statistics.median(totals):.0f} calls), 3 partitions; publish start → last Intercom call; "
-        "emulator unlimited, zero latency",
+        f"emulator unlimited, zero latency; the worker used {statistics.median(busy):.0%} of a core",
     )
     print(f"\nend to end: {[round(r) for r in runs]} events/s, median {figure.value:,.0f}")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import statistics
 import time
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import pytest
 from streams.emulator_admin import EmulatorAdmin
 from streams.kafka_io import end_offsets, wait_for_topics
 from tests.benchmarks import report
-from tests.benchmarks.kafka_bench import bench_pipeline, log_times, publish_fast
+from tests.benchmarks.kafka_bench import bench_pipeline, cpu_seconds, log_times, publish_fast
 from tests.benchmarks.test_state import entries, sample_entry
 from tests.integration.conftest import TOKEN, RunningPipeline
 
@@ -32,12 +31,6 @@ RUNS = 3
 RESTORING = "Restoring state from changelog topics"
 DONE = "Done reading from changelog topics"
 READY = "Worker ready"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @pytest.fixture
