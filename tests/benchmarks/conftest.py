@@ -36,6 +36,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
 ORDER = [
     "calls per event (workload)",
     "transform in-process",
+    "emulator alone, serial calls",
     "end to end, one worker",
     "latency publish→call p50",
     "latency publish→call p99",
