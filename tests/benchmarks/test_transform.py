@@ -10,6 +10,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
+import pyinstrument
 import pytest
 
 from streams.deadletter import SourceRecord
@@ -66,7 +67,6 @@ def _self_times(frame: Any, totals: dict[str, float], inclusive: dict[str, float
 
 
 def test_profile_transform() -> None:
-    pyinstrument = pytest.importorskip("pyinstrument", reason="dev dependency pyinstrument not installed")
     values = [json.dumps(e).encode() for e in mixed(400)]
     profiler = pyinstrument.Profiler(interval=0.0005)
     profiler.start()
