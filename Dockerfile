@@ -22,7 +22,7 @@ WORKDIR /src
 COPY pyproject.toml README.md* ./
 COPY streams ./streams
 COPY schemas ./schemas
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir '.[rocksdb]' \
  && python -m compileall -q /opt/venv/lib \
  && intercom-stream --help >/dev/null
 

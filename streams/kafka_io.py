@@ -156,6 +156,26 @@ async def iter_topic(
         await consumer.stop()
 
 
+async def first_offset_from(
+    bootstrap: str, topic: str, partition: int, offset: int, *, security: Mapping[str, Any] | None = None
+) -> int | None:
+    """The offset of the first record of a partition at or after ``offset`` (None: none there yet).
+
+    Transaction markers and compacted-away records occupy offsets but are never delivered, so this
+    is how a consumer can tell such a gap from a record it lost."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **(security or {}))
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        batch = await consumer.getmany(tp, timeout_ms=2000, max_records=1)
+        records = batch.get(tp) or []
+        return int(records[0].offset) if records else None
+    finally:
+        await consumer.stop()
+
+
 async def wait_for_topics(
     bootstrap: str,
     topics: Sequence[str],

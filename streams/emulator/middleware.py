@@ -25,13 +25,21 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class _ClientGone(Exception):
+    """The client disconnected before its body was complete: a real server never sees the request."""
+
+
+# What the request log shows for a request whose client went away mid-body (nginx's convention).
+CLIENT_CLOSED_REQUEST = 499
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise _ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -109,6 +117,9 @@ class InterceptMiddleware:
                     ),
                 )
                 return
+            except _ClientGone:
+                entry["status"], entry["request_body"] = CLIENT_CLOSED_REQUEST, None
+                return  # nothing to answer, nothing changed
             entry["request_body"] = _loggable(raw)
 
             auth = _header(scope, b"authorization") or ""

@@ -37,12 +37,13 @@ from streams.delivery.retry import RetryPolicy
 from streams.errors import DeliveryError, InvalidEventError
 from streams.events import decode_raw_event, parse_event
 from streams.intercom import IntercomClient, SlidingWindowLimiter
-from streams.kafka_security import faust_security
+from streams.kafka_io import first_offset_from
+from streams.kafka_security import aiokafka_security, faust_security
 from streams.mapping import Operation, Plan, Report, plan_event
 from streams.observability import install_observability, metrics
 from streams.pipeline import faust_guards
 from streams.pipeline.lanes import UserLanes
-from streams.pipeline.sequencer import PartitionSequencer
+from streams.pipeline.sequencer import Admission, PartitionSequencer, Verdict
 from streams.records import codec_for
 from streams.settings import Settings
 
@@ -208,6 +209,8 @@ def create_pipeline(settings: Settings) -> Pipeline:
         async for event in stream.noack().events():
             message = event.message
             admission = sequencer.admit(message.tp, message.offset)
+            if admission.verdict is Verdict.WAIT:
+                admission = await settle_overdue_hole(message)
             if admission.rewind_to is not None:
                 log.warning(
                     "%s@%d arrived before %d: reading %s again from %d",
@@ -215,9 +218,6 @@ def create_pipeline(settings: Settings) -> Pipeline:
                 )  # fmt: skip
                 metrics.rewind()
                 await app.consumer.seek(message.tp, admission.rewind_to)
-            if admission.gap is not None:
-                log.warning("offsets %s of %s hold no record; moving on", admission.gap, message.tp)
-                faust_guards.accept_gap(app.consumer, message.tp, *admission.gap)
             if not admission.process:
                 faust_guards.release(app.consumer, message)
                 continue
@@ -226,6 +226,27 @@ def create_pipeline(settings: Settings) -> Pipeline:
             else:
                 user = (message.key or b"").decode("utf-8", "replace")
                 await lanes_for(message.partition).submit(user, partial(handle_and_ack, event, handle))
+
+    async def settle_overdue_hole(message: Any) -> Admission:
+        """A hole that a rewind did not fill within the grace time: a lost record, or no record at all?"""
+        tp = message.tp
+        missing = sequencer.overdue(tp)
+        if missing is None:
+            return Admission(Verdict.WAIT)
+        first = await first_offset_from(
+            settings.bootstrap_servers, tp.topic, tp.partition, missing, security=aiokafka_security(settings)
+        )
+        if first is None or first <= missing:  # the record exists: the rewind was lost or slow
+            sequencer.rewind_again(tp)
+            metrics.rewind()
+            await app.consumer.seek(tp, missing)
+            return Admission(Verdict.WAIT)
+        gap = sequencer.skip_gap(tp, first)
+        log.warning(
+            "offsets %d-%d of %s hold no record (transaction markers?); moving on", gap[0], gap[1] - 1, tp
+        )
+        faust_guards.accept_gap(app.consumer, tp, *gap)
+        return sequencer.admit(tp, message.offset)
 
     async def forget_positions(sender: Any, assigned: Any, **kwargs: Any) -> None:
         sequencer.forget()  # reading restarts at the committed offsets

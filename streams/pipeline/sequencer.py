@@ -6,8 +6,11 @@ position has moved on. Left alone, later records of the partition overtake it: a
 Intercom before the identify that creates the user. The sequencer notices the hole (an offset above
 the one expected), asks for a seek back to it and skips everything after it until it arrives.
 
-An offset that holds no record (a transaction marker, a compacted record) stays a hole after the seek;
-once ``gap_grace_s`` has passed since the rewind, the sequencer accepts it as a gap and moves on.
+An offset that holds no record (a transaction marker, a compacted record) stays a hole after the seek.
+Time alone cannot tell such a gap from a slow rewind (records fetched before the seek keep arriving for
+a while: taking that for a gap once skipped 200 records), so when a hole outlives ``gap_grace_s`` the
+caller asks Kafka for the first record at or after it (``overdue``), and either skips the verified gap
+(``skip_gap``) or rewinds again (``rewind_again``).
 """
 
 from __future__ import annotations
@@ -23,18 +26,16 @@ class Verdict(Enum):
     DUPLICATE = "duplicate"  # already admitted (a replay after a rewind): skip it
     REWIND = "rewind"  # an earlier record is missing: seek back to ``rewind_to``, skip this one
     WAIT = "wait"  # still waiting for the missing record after a rewind: skip this one
-    GAP = "gap"  # the missing offsets hold no record: ``gap`` is accepted, handle this one
 
 
 @dataclass(frozen=True)
 class Admission:
     verdict: Verdict
     rewind_to: int | None = None
-    gap: tuple[int, int] | None = None  # [start, end) of offsets that turned out to hold no record
 
     @property
     def process(self) -> bool:
-        return self.verdict in (Verdict.PROCESS, Verdict.GAP)
+        return self.verdict is Verdict.PROCESS
 
 
 @dataclass
@@ -86,8 +87,21 @@ class PartitionSequencer:
         if cursor.rewound_for != expected:
             cursor.rewound_for, cursor.rewound_at = expected, now
             return Admission(Verdict.REWIND, rewind_to=expected)
-        if now - cursor.rewound_at < self._gap_grace_s:
-            return Admission(Verdict.WAIT)
-        cursor.next_offset = offset + 1
-        cursor.rewound_for = None
-        return Admission(Verdict.GAP, gap=(expected, offset))
+        return Admission(Verdict.WAIT)
+
+    def overdue(self, tp: Hashable) -> int | None:
+        """The missing offset of ``tp`` when a rewind has not brought it back within the grace time."""
+        cursor = self._cursors.get(tp)
+        if cursor is None or cursor.rewound_for is None:
+            return None
+        return cursor.rewound_for if self._clock() - cursor.rewound_at >= self._gap_grace_s else None
+
+    def rewind_again(self, tp: Hashable) -> None:
+        self._cursors[tp].rewound_at = self._clock()
+
+    def skip_gap(self, tp: Hashable, first_record: int) -> tuple[int, int]:
+        """Kafka says the next record of ``tp`` is at ``first_record``: the offsets before it hold none."""
+        cursor = self._cursors[tp]
+        gap = (cursor.next_offset, first_record)
+        cursor.next_offset, cursor.rewound_for = first_record, None
+        return gap

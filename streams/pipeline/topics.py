@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -55,7 +56,7 @@ async def ensure_topics(settings: Settings, *, check_offsets: bool = False) -> d
                 [NewTopic(name, partitions, settings.replication_factor) for name in missing]
             )
             log.info("created topics %s with %d partitions", ", ".join(missing), partitions)
-            counts = await _partition_counts(admin, wanted)
+            counts = await _wait_for_topics(admin, wanted, settings.kafka_connect_timeout_s)
         sizes = {name: counts[name] for name in copartitioned_topics(settings)}
         if len(set(sizes.values())) > 1:
             raise ConfigurationError(
@@ -70,6 +71,22 @@ async def ensure_topics(settings: Settings, *, check_offsets: bool = False) -> d
         return counts
     finally:
         await admin.close()
+
+
+async def _wait_for_topics(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float) -> dict[str, int]:
+    """Partition counts once the broker's metadata shows every new topic (creation is asynchronous)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        counts = await _partition_counts(admin, names)
+        missing = [name for name in names if name not in counts]
+        if not missing:
+            return counts
+        if time.monotonic() > deadline:
+            raise ConfigurationError(
+                f"topics {', '.join(missing)} were created but did not appear within {timeout_s:g}s "
+                "(INTERCOM_STREAM_KAFKA_CONNECT_TIMEOUT_S); is the broker healthy?"
+            )
+        await asyncio.sleep(0.2)
 
 
 async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:

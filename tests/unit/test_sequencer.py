@@ -34,15 +34,26 @@ def test_a_missing_record_rewinds_once_and_skips_until_it_arrives() -> None:
     assert seq.admit("t-0", 7).verdict is Verdict.PROCESS
 
 
-def test_a_hole_that_persists_after_the_grace_time_is_a_gap() -> None:
+def test_a_hole_is_overdue_only_after_the_grace_time_and_never_skipped_by_time_alone() -> None:
     clock = Clock()
     seq = sequencer(start=5, clock=clock)
     assert seq.admit("t-0", 7).verdict is Verdict.REWIND
     clock.now += 0.5
-    assert seq.admit("t-0", 7).verdict is Verdict.WAIT
-    clock.now += 0.6  # a transaction marker at 5-6: the seek brought 7 again, nothing before it
-    gap = seq.admit("t-0", 7)
-    assert (gap.verdict, gap.gap, gap.process) == (Verdict.GAP, (5, 7), True)
+    assert seq.overdue("t-0") is None
+    clock.now += 0.6
+    assert seq.overdue("t-0") == 5
+    assert seq.admit("t-0", 520).verdict is Verdict.WAIT  # old buffered records: still waiting for 5
+    seq.rewind_again("t-0")
+    assert seq.overdue("t-0") is None
+
+
+def test_a_verified_gap_is_skipped() -> None:
+    clock = Clock()
+    seq = sequencer(start=5, clock=clock)
+    seq.admit("t-0", 7)
+    clock.now += 2
+    assert seq.skip_gap("t-0", 7) == (5, 7)  # Kafka: the first record at or after 5 is 7
+    assert seq.admit("t-0", 7).verdict is Verdict.PROCESS
     assert seq.admit("t-0", 8).verdict is Verdict.PROCESS
 
 

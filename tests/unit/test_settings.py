@@ -75,7 +75,7 @@ def test_an_app_budget_smaller_than_the_partition_count_stops_start_up(
 
 def test_unknown_user_settings_reach_the_delivery_options(monkeypatch: pytest.MonkeyPatch) -> None:
     defaults = load_settings().delivery_options()
-    assert (defaults.unknown_user_policy, defaults.unknown_user_hold_s) == ("dead_letter", 60.0)
+    assert (defaults.unknown_user_policy, defaults.unknown_user_hold_s) == ("dead_letter", 5.0)
     monkeypatch.setenv("INTERCOM_STREAM_UNKNOWN_USER_POLICY", "create")
     monkeypatch.setenv("INTERCOM_STREAM_UNKNOWN_USER_HOLD_S", "5")
     options = load_settings().delivery_options()
