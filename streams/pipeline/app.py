@@ -50,6 +50,12 @@ from streams.settings import Settings
 log = logging.getLogger(__name__)
 
 
+# A record queued for the broker: resolves once the broker has it.
+Written = Awaitable[Any]
+# Handles one input event; returns what it wrote (the event is acked once all of it is on the broker).
+Handler = Callable[[Any], Awaitable[list[Written]]]
+
+
 @dataclass
 class Pipeline:
     app: faust.App
@@ -155,13 +161,14 @@ def create_pipeline(settings: Settings) -> Pipeline:
         settings.intercom_base_url, token, settings.api_version, timeout_s=settings.request_timeout_s
     )
 
-    async def send_and_wait(topic: Any, key: bytes | None, value: bytes, headers: Any = None) -> None:
-        # Awaiting the broker's ack before the input offset is acked keeps delivery at-least-once.
-        await app.producer.send_and_wait(
+    async def produce(topic: Any, key: bytes | None, value: bytes, headers: Any = None) -> Written:
+        """Queue a record; the result resolves once the broker has it (acks=all). The input record
+        is acked only after that, which keeps delivery at-least-once without a round trip per event."""
+        return await app.producer.send(
             topic.get_topic_name(), key, value, partition=None, timestamp=None, headers=headers
         )
 
-    async def dead_letter(record: dict[str, Any]) -> None:
+    async def dead_letter(record: dict[str, Any]) -> Written:
         metrics.dead_letter(record["reason"])
         log.warning(
             "dead-lettered %s/%s@%s: %s: %s",
@@ -172,14 +179,17 @@ def create_pipeline(settings: Settings) -> Pipeline:
             record["message"],
         )
         key = record["user_key"].encode() if record["user_key"] else record["original_key"]
-        await send_and_wait(
+        return await produce(
             dead_letter_topic, key, dead_letter_codec.encode(record), dead_letter_headers(record)
         )
 
     sequencer = PartitionSequencer(lambda tp: faust_guards.committed_offset(app.consumer, tp))
 
-    async def handle_and_ack(event: Any, handle: Callable[[Any], Awaitable[None]]) -> None:
-        """Process one event, then ack it: an event is acked only once it is fully handled.
+    confirming: set[asyncio.Task[None]] = set()
+
+    async def handle_and_ack(event: Any, handle: Handler) -> None:
+        """Process one event, then ack it once what it wrote is on the broker: an event is acked only
+        once it is fully handled.
 
         Faust's own acking (``stream.events()``) acks in a ``finally``, so an event whose handling
         is cancelled at shutdown or rebalance gets committed unprocessed, i.e. lost
@@ -188,20 +198,37 @@ def create_pipeline(settings: Settings) -> Pipeline:
         """
         message = event.message
         try:
-            await handle(event)
+            written = await handle(event)
         except asyncio.CancelledError:
             faust_guards.release(app.consumer, message)  # abandoned: redone by the next owner
             raise
         except Exception as exc:  # a bug must neither stop the partition nor lose the event
             log.exception("internal error handling %s", message.tp)
             error = InvalidEventError("internal_error", f"{type(exc).__name__}: {exc}")
-            await dead_letter(dead_letter_for_input(_source(message), error))
+            written = [await dead_letter(dead_letter_for_input(_source(message), error))]
+        if not written:
+            faust_guards.mark_handled(message)
+            event.ack()
+            return
+        task = asyncio.ensure_future(ack_when_written(event, written))
+        confirming.add(task)
+        task.add_done_callback(confirming.discard)
+
+    async def ack_when_written(event: Any, written: list[Written]) -> None:
+        message = event.message
+        try:
+            await asyncio.gather(*written)
+        except Exception as exc:  # the producer gave up: stop, and read the input again on restart
+            log.error("could not write the records of %s@%d to Kafka: %s", message.tp, message.offset, exc)
+            faust_guards.release(app.consumer, message)
+            await app.crash(exc)
+            return
         faust_guards.mark_handled(message)
         event.ack()
 
     async def consume(
         stream: Any,
-        handle: Callable[[Any], Awaitable[None]],
+        handle: Handler,
         lanes_for: Callable[[int], UserLanes] | None = None,
     ) -> None:
         """Each partition's events in offset order (the sequencer rewinds over lost records); with
@@ -253,31 +280,27 @@ def create_pipeline(settings: Settings) -> Pipeline:
 
     app.on_partitions_assigned.connect(forget_positions)  # type: ignore[arg-type]
 
-    async def transform_one(event: Any) -> None:
+    async def transform_one(event: Any) -> list[Written]:
         message = event.message
         source = _source(message)
         try:
             raw = decode_raw_event(message.value, message.headers)
             parsed = parse_event(raw)
         except InvalidEventError as error:
-            await dead_letter(dead_letter_for_input(source, error))
-            return
+            return [await dead_letter(dead_letter_for_input(source, error))]
         if message.topic == settings.deletion_topic and parsed.type != "delete":
             wrong = InvalidEventError("invalid_event", "only delete events belong on the deletion topic")
-            await dead_letter(dead_letter_for_input(source, wrong, parsed.user_key, parsed.type))
-            return
+            return [await dead_letter(dead_letter_for_input(source, wrong, parsed.user_key, parsed.type))]
         user_key = parsed.user_key.encode()
         if message.topic != settings.rekey_topic and message.key != user_key:
             # The producer keyed by something else: route through the re-key topic so this
             # user's records meet in one partition (and one table shard) from here on.
-            await send_and_wait(rekey_topic, user_key, message.value, message.headers)
-            return
+            return [await produce(rekey_topic, user_key, message.value, message.headers)]
         metrics.event_in(parsed.type)
         try:
             plan = plan_event(parsed, mapping_options)
         except InvalidEventError as error:
-            await dead_letter(dead_letter_for_input(source, error, parsed.user_key, parsed.type))
-            return
+            return [await dead_letter(dead_letter_for_input(source, error, parsed.user_key, parsed.type))]
         if plan.filtered is not None:
             # Deliberately not sent: counted and logged, never dead-lettered (docs/mapping.md).
             metrics.filtered(plan.filtered)
@@ -288,13 +311,15 @@ def create_pipeline(settings: Settings) -> Pipeline:
                 parsed.user_key,
                 plan.filtered,
             )
-            return
-        for part in (plan, *plan.related):  # each keyed by the user whose table entries it uses
-            await send_and_wait(
+            return []
+        return [  # each part keyed by the user whose table entries it uses
+            await produce(
                 delivery_topic,
                 part.user_key.encode(),
                 delivery_codec.encode(delivery_record(part, raw, source)),
             )
+            for part in (plan, *plan.related)
+        ]
 
     @app.timer(2.0)
     async def reread_lost_records() -> None:
@@ -319,7 +344,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
             )  # fmt: skip
         return executors[partition]
 
-    async def sink_one(event: Any) -> None:
+    async def sink_one(event: Any) -> list[Written]:
         message = event.message
         request = delivery_codec.decode(message.value)
         plan = Plan(
@@ -332,10 +357,14 @@ def create_pipeline(settings: Settings) -> Pipeline:
         try:
             reports = await executor_for(message.partition).execute(plan)
         except DeliveryError as error:
-            await dead_letter(dead_letter_for_delivery(source, error, plan.user_key, plan.event_type))
-            return
-        for report in reports:  # delivered, but not all as sent: make the loss visible
-            await dead_letter(dead_letter_for_report(source, report, plan.user_key, plan.event_type))
+            return [
+                await dead_letter(dead_letter_for_delivery(source, error, plan.user_key, plan.event_type))
+            ]
+        # Delivered, but not all as sent: make the loss visible.
+        return [
+            await dead_letter(dead_letter_for_report(source, r, plan.user_key, plan.event_type))
+            for r in reports
+        ]
 
     @app.agent(delivery_topic, name="sink")
     async def sink(stream: Any) -> None:
