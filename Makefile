@@ -34,8 +34,13 @@ format: install ## Format the code
 	$(BIN)/ruff format streams tests
 	$(BIN)/ruff check --fix streams tests
 
-bench: install ## Benchmarks against the real broker and the emulator (prints a table)
+bench: install $(VENV)/.bench-installed ## Benchmarks against the real broker and the emulator (prints a table)
 	$(BIN)/pytest tests/benchmarks -p no:randomly -s -q
+
+# The benchmarks also measure the RocksDB store: its optional extra.
+$(VENV)/.bench-installed: pyproject.toml
+	$(BIN)/pip install -q -e '.[dev,rocksdb]'
+	touch $@
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache results

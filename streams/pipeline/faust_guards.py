@@ -217,13 +217,16 @@ async def reread_lost(consumer: Any, expected: Callable[[Any], int | None]) -> i
     Seen after restarts: the fetch position at the end of a partition, nothing in progress, and the
     records in between never delivered, so the worker sat idle with lag (faust-streaming #629-like).
     A partition counts as stuck when its fetch position is past the next offset the agent expects,
-    none of its messages is in progress, and both stayed the same since the previous check.
+    both stayed the same since the previous check, and the worker has nothing in progress (while
+    it has, records waiting behind the work are not lost, and prefetching puts positions ahead).
     """
     global _suspects
-    busy = {message.tp for message in list(consumer._unacked_messages)}
+    if consumer._unacked_messages:
+        _suspects = {}
+        return 0
     found: dict[Any, tuple[int, int]] = {}
     for tp in list(consumer.assignment()):
-        if _is_internal(tp.topic) or tp in busy:
+        if _is_internal(tp.topic):
             continue
         want, position = expected(tp), _fetch_position(consumer, tp)
         if want is not None and position is not None and position > want:

@@ -40,6 +40,18 @@ async def test_request_log(client: httpx.AsyncClient) -> None:
     assert [e["seq"] for e in later] == [log[1]["seq"]]
 
 
+async def test_request_log_time_is_the_receipt_time(client: httpx.AsyncClient, emu: Emulator) -> None:
+    """``time`` is the emulator clock when the request arrived, before it was handled (the benchmarks
+    measure publish → Intercom-call latency with it)."""
+    readings = iter(range(1_700_000_000, 1_700_001_000))
+    emu.clock = lambda: float(next(readings))  # every reading later than the one before
+    await create_user(client, external_id="u1")
+    entry = (await client.get("/_emulator/requests")).json()["requests"][0]
+    contact = emu.store.contacts[entry["response_body"]["id"]]
+    assert entry["time"] == 1_700_000_000  # the first reading: taken on arrival
+    assert entry["time"] < contact.created_at  # and before the contact was made
+
+
 async def test_log_is_a_ring_buffer(clock: object) -> None:
     from streams.emulator.app import create_app
 
