@@ -293,6 +293,27 @@ class LocalKafka:
             with contextlib.suppress(Exception):
                 atexit.unregister(self._atexit_cleanup)
 
+    def restart(self, downtime_s: float = 0.0) -> LocalKafka:
+        """Stop the broker (SIGTERM), stay down ``downtime_s`` seconds, start it again on the same
+        ports with the same log dir: topics, records and committed offsets survive, as in a real
+        broker restart. Blocks until it serves again (or raises BrokerError)."""
+        with self._lock:
+            if self.data_dir is None or self.port is None:
+                raise BrokerError("LocalKafka is not started: nothing to restart")
+            self._stop_process()
+            time.sleep(downtime_s)
+            log = self.data_dir / "server.log"
+            seen = log.stat().st_size if log.exists() else 0
+            try:
+                self._launch(self._java_command(find_java(), ensure_kafka_jars(self._cache_dir)),
+                             self.data_dir / "server.properties")  # fmt: skip
+                self._wait_ready(log_from=seen)  # the first start's "started" line does not count
+            except BaseException:
+                self._stop_process()
+                self._remove_data_dir()
+                raise
+            return self
+
     def __enter__(self) -> LocalKafka:
         return self.start()
 
@@ -325,9 +346,8 @@ class LocalKafka:
         try:
             props = self.data_dir / "server.properties"
             props.write_text(self._server_properties())
-            log4j = self.data_dir / "log4j2.properties"
-            log4j.write_text(_LOG4J2.format(log=self.data_dir / "server.log"))
-            base = [java, *self.jvm_options, f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*"]
+            (self.data_dir / "log4j2.properties").write_text(_LOG4J2.format(log=self.data_dir / "server.log"))
+            base = self._java_command(java, libs)
             self._format_storage(base, props)
             self._launch(base, props)
             self._wait_ready()
@@ -336,6 +356,11 @@ class LocalKafka:
             self._stop_process()
             self._remove_data_dir()
             raise
+
+    def _java_command(self, java: str, libs: Path) -> list[str]:
+        assert self.data_dir is not None
+        log4j = self.data_dir / "log4j2.properties"
+        return [java, *self.jvm_options, f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*"]
 
     def _server_properties(self) -> str:
         assert self.data_dir is not None
@@ -411,7 +436,7 @@ class LocalKafka:
     def _launch(self, base: list[str], props: Path) -> None:
         assert self.data_dir is not None
         # JVM crashes and option errors bypass log4j: keep them in a file too, not on our stdout.
-        with open(self.data_dir / "stdout.log", "wb") as out:
+        with open(self.data_dir / "stdout.log", "ab") as out:
             self._proc = subprocess.Popen(
                 [*base, f"-Dkafka.logs.dir={self.data_dir}", "kafka.Kafka", str(props)],
                 stdin=subprocess.DEVNULL,
@@ -435,7 +460,7 @@ class LocalKafka:
                 parts.append(f"--- last lines of the broker's {name} ---\n{tail}")
         return "\n".join(parts)
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self, log_from: int = 0) -> None:
         assert self._proc is not None and self.data_dir is not None
         deadline = time.monotonic() + self.start_timeout
         log = self.data_dir / "server.log"
@@ -448,7 +473,7 @@ class LocalKafka:
                 raise BrokerError(msg)
             # The log line is cheap to poll; the client probe below proves it really serves.
             with contextlib.suppress(OSError):
-                if STARTED_LINE in log.read_text(errors="replace"):
+                if STARTED_LINE.encode() in log.read_bytes()[log_from:]:
                     break
             if time.monotonic() > deadline:
                 raise BrokerError(

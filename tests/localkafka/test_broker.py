@@ -153,3 +153,54 @@ def test_bootstrap_for_tests_prefers_the_users_cluster(monkeypatch: pytest.Monke
     monkeypatch.setenv("INTERCOM_STREAM_TEST_BOOTSTRAP", "kafka.example:9092")
     with bootstrap_for_tests() as bootstrap:
         assert bootstrap == "kafka.example:9092"
+
+
+async def _roundtrip_offsets(bootstrap: str, topic: str, group: str) -> tuple[list[bytes], int | None]:
+    """Every value of ``topic`` and the group's committed offset of partition 0."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        records = await consumer.getmany(tp, timeout_ms=5000)
+        return [r.value for r in records.get(tp, [])], await consumer.committed(tp)
+    finally:
+        await consumer.stop()
+
+
+async def test_restart_keeps_ports_topics_records_and_offsets(jars: Path) -> None:
+    kafka = LocalKafka(auto_create_topics=True)
+    kafka.start()
+    try:
+        port, data_dir, first_pid = kafka.port, kafka.data_dir, kafka.pid
+        topic, group = f"restart-{uuid.uuid4().hex[:8]}", "restart-group"
+        producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
+        await producer.start()
+        try:
+            for n in range(3):
+                await producer.send_and_wait(topic, f"r{n}".encode(), partition=0)
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, group_id=group)
+        await consumer.start()
+        try:
+            tp = TopicPartition(topic, 0)
+            consumer.assign([tp])
+            await consumer.commit({tp: 2})
+        finally:
+            await consumer.stop()
+
+        kafka.restart(downtime_s=0.5)
+
+        assert kafka.is_running() and kafka.pid != first_pid and first_pid is not None
+        assert not _pid_alive(first_pid)
+        assert (kafka.port, kafka.data_dir) == (port, data_dir)
+        values, committed = await _roundtrip_offsets(kafka.bootstrap, topic, group)
+        assert values == [b"r0", b"r1", b"r2"]
+        assert committed == 2
+    finally:
+        kafka.stop()
+    assert not kafka.is_running() and data_dir is not None and not data_dir.exists()
+    with pytest.raises(BrokerError):
+        kafka.restart()
