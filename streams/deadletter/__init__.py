@@ -6,6 +6,7 @@ from streams.deadletter.records import (
     dead_letter_for_delivery,
     dead_letter_for_input,
     dead_letter_for_report,
+    fit_dead_letter,
     reason_for,
 )
 
@@ -15,5 +16,6 @@ __all__ = [
     "dead_letter_for_input",
     "dead_letter_for_report",
     "dead_letter_headers",
+    "fit_dead_letter",
     "reason_for",
 ]

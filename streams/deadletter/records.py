@@ -42,6 +42,8 @@ ADVICE = {
     "suppressed": "This user was deleted on request; lift the suppression (a delete event with "
     "context.intercom_stream.unsuppress) before sending their events again.",
     "alias_unknown": "No lead or user is known under previousId; replay once it is known, or ignore.",
+    "event_too_large": "The event is too large to pass through Kafka as a delivery request; slim it down "
+    "at the producer (Intercom keeps at most 255 characters per attribute), then replay.",
     "event_name_cap": "Intercom keeps 120 active event names: archive unused ones in Intercom (and raise "
     "event_name_cap), or deny this name, then replay.",
 }
@@ -107,6 +109,32 @@ def _base(source: SourceRecord, reason: str, message: str) -> dict[str, Any]:
         "first_attempt_at_ms": None,
         "last_attempt_at_ms": None,
     }
+
+
+# What a shrunk field keeps; the full record stays at source_topic/partition/offset.
+_KEEP_BYTES = 4096
+_SHRINKABLE = ("original_value", "intercom_request", "intercom_error", "details")
+
+
+def fit_dead_letter(record: dict[str, Any], encoded_size: int, limit: int) -> dict[str, Any]:
+    """A copy of ``record`` that fits in ``limit`` bytes: its big fields cut to a prefix, and the
+    message saying so (a record over the producer's limit could never be written, and an input
+    that can be dead-lettered must be)."""
+    if encoded_size <= limit:
+        return record
+    fitted = dict(record)
+    cut = []
+    for name in _SHRINKABLE:
+        value = fitted.get(name)
+        if value is not None and len(value) > _KEEP_BYTES:
+            fitted[name] = value[:_KEEP_BYTES]
+            cut.append(f"{name} ({len(value)} bytes)")
+    fitted["message"] = (
+        f"{record['message'][:_KEEP_BYTES]} [dead letter cut to fit Kafka's record size: {', '.join(cut)} "
+        f"kept to their first {_KEEP_BYTES} bytes; the full input is at {record['source_topic']}/"
+        f"{record['source_partition']}@{record['source_offset']}]"
+    )
+    return fitted
 
 
 def _class_name(error: Exception) -> str:

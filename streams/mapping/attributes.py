@@ -63,7 +63,7 @@ def clean(
                 "values_dropped",
                 f"{where}: dropped {', '.join(sorted(dropped))} (arrays or strings over {MAX_STRING} "
                 "characters, per policy)",
-                {"target": where, "values": dropped},
+                {"target": where, "values": _excerpts(dropped)},
             )
         )
     if truncated:
@@ -71,10 +71,23 @@ def clean(
             Report(
                 "values_truncated",
                 f"{where}: truncated {', '.join(sorted(truncated))} to {MAX_STRING} characters",
-                {"target": where, "values": truncated},
+                {"target": where, "values": _excerpts(truncated)},
             )
         )
     return out, reports
+
+
+# Reports name what was cut or dropped; the whole value stays in the event itself.
+_REPORT_EXCERPT = 512
+
+
+def _excerpts(values: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        short = len(text) <= _REPORT_EXCERPT
+        out[name] = value if short else f"{text[:_REPORT_EXCERPT]}… ({len(text)} characters)"
+    return out
 
 
 def without(values: Mapping[str, Any], reserved: Iterable[str]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from streams.deadletter import (
     dead_letter_for_input,
     dead_letter_for_report,
     dead_letter_headers,
+    fit_dead_letter,
 )
 from streams.delivery import Executor
 from streams.delivery.attributes import AttributeCache
@@ -49,6 +50,8 @@ from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
+
+RECORD_OVERHEAD_BYTES = 16_384
 
 # A record queued for the broker: resolves once the broker has it.
 Written = Awaitable[Any]
@@ -150,6 +153,8 @@ def create_pipeline(settings: Settings) -> Pipeline:
     mapping_options, delivery_options = settings.mapping_options(), settings.delivery_options()
 
     delivery_codec = codec_for("delivery_request")
+    # What one record may weigh: the producer's limit, less room for the key, headers and framing.
+    record_limit = app.conf.producer_max_request_size - RECORD_OVERHEAD_BYTES
     dead_letter_codec = codec_for("dead_letter")
     max_calls, window_s = settings.rate
     limiters: dict[int, SlidingWindowLimiter] = {}
@@ -179,9 +184,11 @@ def create_pipeline(settings: Settings) -> Pipeline:
             record["message"],
         )
         key = record["user_key"].encode() if record["user_key"] else record["original_key"]
-        return await produce(
-            dead_letter_topic, key, dead_letter_codec.encode(record), dead_letter_headers(record)
-        )
+        value = dead_letter_codec.encode(record)
+        if len(value) > record_limit:
+            record = fit_dead_letter(record, len(value), record_limit)
+            value = dead_letter_codec.encode(record)
+        return await produce(dead_letter_topic, key, value, dead_letter_headers(record))
 
     sequencer = PartitionSequencer(lambda tp: faust_guards.committed_offset(app.consumer, tp))
 
@@ -205,7 +212,13 @@ def create_pipeline(settings: Settings) -> Pipeline:
         except Exception as exc:  # a bug must neither stop the partition nor lose the event
             log.exception("internal error handling %s", message.tp)
             error = InvalidEventError("internal_error", f"{type(exc).__name__}: {exc}")
-            written = [await dead_letter(dead_letter_for_input(_source(message), error))]
+            try:
+                written = [await dead_letter(dead_letter_for_input(_source(message), error))]
+            except Exception as fatal:  # not even a dead letter can be written: stop, read it again later
+                log.exception("could not dead-letter %s@%d; stopping", message.tp, message.offset)
+                faust_guards.release(app.consumer, message)
+                await app.crash(fatal)
+                return
         if not written:
             faust_guards.mark_handled(message)
             event.ack()
@@ -312,14 +325,18 @@ def create_pipeline(settings: Settings) -> Pipeline:
                 plan.filtered,
             )
             return []
-        return [  # each part keyed by the user whose table entries it uses
-            await produce(
-                delivery_topic,
-                part.user_key.encode(),
-                delivery_codec.encode(delivery_record(part, raw, source)),
-            )
+        parts = [  # each keyed by the user whose table entries it uses
+            (part.user_key.encode(), delivery_codec.encode(delivery_record(part, raw, source)))
             for part in (plan, *plan.related)
         ]
+        if (largest := max(len(value) for _, value in parts)) > record_limit:
+            too_large = InvalidEventError(
+                "event_too_large",
+                f"the delivery request for this {parsed.type} is {largest} bytes, over the {record_limit} "
+                "bytes a Kafka record may have here (producer max_request_size)",
+            )
+            return [await dead_letter(dead_letter_for_input(source, too_large, parsed.user_key, parsed.type))]
+        return [await produce(delivery_topic, key, value) for key, value in parts]
 
     @app.timer(2.0)
     async def reread_lost_records() -> None:

@@ -461,14 +461,6 @@ async def _publish_compressed(bootstrap: str, topic: str, events: list[dict[str,
         await producer.stop()
 
 
-HUGE_BUG = (
-    "streams/pipeline: a raw record of a few hundred kB makes a delivery record (or dead letter) above "
-    "the producer's max_request_size: MessageSizeTooLargeError, dead-lettered as internal_error (or, "
-    "when the dead letter itself is too large, the transform agent crashes and its partition stalls)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=HUGE_BUG)
 def test_a_huge_valid_identify_below_kafkas_limit_is_delivered_trimmed(pipeline: RunningPipeline) -> None:
     pipeline.emulator.create_attribute("bio", "string", "contact")
     pipeline.start()
@@ -483,7 +475,6 @@ def test_a_huge_valid_identify_below_kafkas_limit_is_delivered_trimmed(pipeline:
     assert [e["event_name"] for e in pipeline.emulator.state()["events"]] == ["after"]
 
 
-@pytest.mark.xfail(strict=True, reason=HUGE_BUG)
 def test_a_record_above_kafkas_limit_is_dead_lettered_and_its_partition_goes_on(
     pipeline: RunningPipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -497,11 +488,12 @@ def test_a_record_above_kafkas_limit_is_dead_lettered_and_its_partition_goes_on(
     try:
         pipeline.wait_drained(3)  # every offset processed and committed, the huge one included
     finally:
-        for worker in pipeline.workers:  # (today SIGTERM waits on the crashed record: don't wait 20 s)
+        for worker in pipeline.workers:
             worker.stop(timeout_s=5)
     letters = pipeline.dead_letters()
-    assert len(letters) == 1 and letters[0]["reason"] != "internal_error", [
+    assert [d["reason"] for d in letters] == ["event_too_large"], [
         (d["reason"], d["message"][:300]) for d in letters
     ]
+    assert letters[0]["source_offset"] == 1 and "bytes" in letters[0]["message"]
     names = sorted(e["event_name"] for e in pipeline.emulator.state()["events"])
     assert names == ["after"], names

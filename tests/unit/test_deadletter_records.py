@@ -106,3 +106,19 @@ async def test_delivery_dead_letter_carries_attempts_and_their_times() -> None:
     assert got["__connect.errors.offset"] == "1234"
     codec = codec_for("dead_letter")
     assert codec.decode(codec.encode(record)) == record
+
+
+def test_a_dead_letter_too_large_for_kafka_is_cut_to_fit_and_says_where_the_input_is() -> None:
+    from streams.deadletter import SourceRecord, dead_letter_for_input, fit_dead_letter
+    from streams.errors import InvalidEventError
+    from streams.records import codec_for
+
+    codec = codec_for("dead_letter")
+    source = SourceRecord("raw", 2, 41, b"u-1", b"x" * 3_000_000, 0)
+    record = dead_letter_for_input(source, InvalidEventError("internal_error", "boom"))
+    size = len(codec.encode(record))
+    fitted = fit_dead_letter(record, size, 1_000_000)
+    assert len(codec.encode(fitted)) < 1_000_000
+    assert fitted["original_value"] == b"x" * 4096
+    assert "raw/2@41" in fitted["message"] and "original_value (3000000 bytes)" in fitted["message"]
+    assert fit_dead_letter(record, 900, 1_000_000) is record  # small enough: untouched
