@@ -56,6 +56,12 @@ EVENTS_FILTERED = Counter(
 RETRIES = Counter(
     PREFIX + "retries", "Intercom calls attempted again after a transient failure.", registry=REGISTRY
 )
+REPLAYS = Counter(
+    PREFIX + "replays",
+    "Input events that are replays of dead letters (intercom-stream dlq replay), by Segment type.",
+    ["type"],
+    registry=REGISTRY,
+)
 REWINDS = Counter(
     PREFIX + "rewinds",
     "Times a partition was read again from a record that had not reached the worker.",
@@ -125,6 +131,10 @@ def dead_letter(reason: str) -> None:
 
 def retry() -> None:
     RETRIES.inc()
+
+
+def replayed(event_type: str) -> None:
+    REPLAYS.labels(type=event_type).inc()
 
 
 def rewind() -> None:

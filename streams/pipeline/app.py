@@ -32,6 +32,7 @@ from streams.deadletter import (
     dead_letter_headers,
     fit_dead_letter,
 )
+from streams.deadletter.select import REPLAY_HEADER
 from streams.delivery import Executor
 from streams.delivery.attributes import AttributeCache
 from streams.delivery.retry import RetryPolicy
@@ -310,6 +311,8 @@ def create_pipeline(settings: Settings) -> Pipeline:
             # user's records meet in one partition (and one table shard) from here on.
             return [await produce(rekey_topic, user_key, message.value, message.headers)]
         metrics.event_in(parsed.type)
+        if any(name == REPLAY_HEADER for name, _ in message.headers or ()):
+            metrics.replayed(parsed.type)  # sent again by `intercom-stream dlq replay`
         try:
             plan = plan_event(parsed, mapping_options)
         except InvalidEventError as error:

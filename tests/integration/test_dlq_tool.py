@@ -14,6 +14,7 @@ from streams.cli import app
 from streams.kafka_io import read_all
 from tests.integration.builders import identify
 from tests.integration.conftest import RunningPipeline
+from tests.integration.test_observability import value, with_web_port
 
 pytestmark = pytest.mark.integration
 
@@ -51,6 +52,7 @@ def contacts(pipeline: RunningPipeline) -> dict[str, dict[str, Any]]:
 def test_list_show_and_replay_after_creating_the_missing_attribute(pipeline: RunningPipeline) -> None:
     pipeline.env["INTERCOM_STREAM_ATTRIBUTE_POLICY"] = "reject"
     pipeline.env["INTERCOM_STREAM_ATTRIBUTE_REFRESH_S"] = "0.5"
+    port = with_web_port(pipeline)
     pipeline.start()
     pipeline.publish(
         [
@@ -112,6 +114,7 @@ def test_list_show_and_replay_after_creating_the_missing_attribute(pipeline: Run
     replayed = dlq(pipeline, "replay", "--reason", "attributes_unknown", "--yes")
     assert "attributes_unknown: 2" in replayed and "replayed 2 records" in replayed
     pipeline.wait_drained(6)
+    assert value(port, "intercom_stream_replays_total", type="identify") == 2  # the worker counted them
 
     # What Intercom received: both contacts, with the attribute that was missing.
     got = contacts(pipeline)
