@@ -76,8 +76,8 @@ def test_budget_use_during_backlog(kafka_bootstrap: str, emulator_url: str, tmp_
     runs = [ok[w] / LIMIT for w in full]
     note = (
         f"L = {LIMIT}/10 s in the emulator and the worker (1 partition), {len(backlog)} events queued; "
-        f"successful calls per full window {[ok[w] for w in full]}, {wasted} calls answered with an error; "
-        "the sink has one call in flight at a time today"
+        f"successful calls per full window {[ok[w] for w in full]}, {wasted} calls answered with an error "
+        "(calls wasted); up to SINK_IN_FLIGHT calls in flight per partition"
     )
     report.record("budget use per window", "of L", runs, goal_min=0.95, note=note)
     report.record("429s during backlog", "429s", [limited], goal_max=0)
