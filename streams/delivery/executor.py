@@ -32,7 +32,7 @@ from urllib.parse import urlencode
 
 from streams.delivery.attributes import AttributeCache, infer_data_type
 from streams.delivery.retry import RetryPolicy, with_retries
-from streams.errors import ConflictError, DeliveryError, NotFoundError, RejectedError
+from streams.errors import AuthError, ConflictError, DeliveryError, NotFoundError, RejectedError
 from streams.mapping.plan import Action, ContactRef, Operation, Plan, Report
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ class Executor:
 
     # -- calls ------------------------------------------------------------------------------------
 
-    async def _request(self, method: str, path: str, body: Any = None) -> Any:
+    async def _request(self, method: str, path: str, body: Any = None, *, pause_on_auth: bool = True) -> Any:
         attempted_at_ms: list[int] = []  # first and latest attempt, for the dead-letter record
 
         async def once() -> Any:
@@ -163,7 +163,7 @@ class Executor:
             return await self._call(method, path, body)
 
         try:
-            return await with_retries(once, self.policy, self._sleep)
+            return await with_retries(once, self.policy, self._sleep, pause_on_auth=pause_on_auth)
         except DeliveryError as exc:
             exc.request = {"method": method, "path": path, "body": body}
             if attempted_at_ms:
@@ -231,7 +231,14 @@ class Executor:
                 continue
             body = {"name": name, "model": model, "data_type": infer_data_type(value)}
             try:
-                await self._request("POST", "/data_attributes", body)
+                # A token that works for contacts may still lack the right to create attributes: that
+                # 401/403 must drop these attributes, not pause all delivery.
+                await self._request("POST", "/data_attributes", body, pause_on_auth=False)
+            except AuthError as exc:
+                self.attributes.refuse(model, name)
+                failures[name] = f"the token may not create data attributes ({exc.message})"
+                log.warning("could not create %s attribute %r: %s", model, name, failures[name])
+                continue
             except RejectedError as exc:  # a name or type Intercom refuses, or the other model's name
                 refused.append(name)
                 failures[name] = exc.message

@@ -37,9 +37,14 @@ async def with_retries(
     policy: RetryPolicy,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     clock: Callable[[], float] = time.time,
+    *,
+    pause_on_auth: bool = True,
 ) -> T:
     """Run ``operation`` until it succeeds or fails for good; a final DeliveryError carries
-    ``attempts`` and ``history`` (each counted attempt's outcome and time) for the dead letter."""
+    ``attempts`` and ``history`` (each counted attempt's outcome and time) for the dead letter.
+
+    ``pause_on_auth=False``: a 401/403 is this call's own failure (e.g. the token may not create
+    data attributes), not a wrong token: raise it instead of pausing delivery."""
     attempt = 0
     history: list[Attempt] = []
     waited_on_429 = 0.0
@@ -57,6 +62,9 @@ async def with_retries(
                 raise
             await sleep(delay)
         except AuthError as exc:
+            if not pause_on_auth:
+                exc.attempts = attempt
+                raise
             # The token is wrong for every event: hold delivery rather than dead-letter everything.
             # This call keeps probing; the first call that succeeds ends the pause (health, log).
             attempt -= 1

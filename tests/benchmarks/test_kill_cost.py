@@ -41,7 +41,12 @@ def _one_run(kafka_bootstrap: str, admin: EmulatorAdmin, workdir: Path) -> tuple
     try:
         first = running.start()
         asyncio.run(publish_fast(kafka_bootstrap, running.settings.raw_events_topic, event_records(events)))
-        wait_for("half the backlog", lambda: calls.poll() is not None and len(calls.calls) >= (USERS * 2 + TRACKS) // 2, 120, 0.02)
+        wait_for(
+            "half the backlog",
+            lambda: calls.poll() is not None and len(calls.calls) >= (USERS * 2 + TRACKS) // 2,
+            120,
+            0.02,
+        )
         first.stop(sig=signal.SIGKILL)
         running.start()
         running.wait_drained(len(events))

@@ -103,6 +103,25 @@ async def test_a_refused_create_drops_only_that_attribute_and_reports_it(message
     assert "colour" in report.message and message in report.message
 
 
+@pytest.mark.parametrize("status", [401, 403])
+async def test_a_token_that_may_not_create_attributes_drops_them_and_does_not_pause(status: int) -> None:
+    intercom = ScriptedIntercom(
+        {
+            "GET /data_attributes?model=contact": [listing()],
+            "POST /data_attributes": [(status, error_list("token_unauthorized", "Not authorized"))],
+            "POST /contacts/search": [(200, EMPTY)],
+            "POST /contacts": [(200, CONTACT)],
+        }
+    )
+    run = executor(intercom, Clock())
+    (report,) = await run.execute(identify("u1", colour="green"))
+    (written,) = contact_writes(intercom)
+    assert "custom_attributes" not in written and written["external_id"] == "u1"
+    assert report.reason == "attributes_dropped" and "may not create data attributes" in report.message
+    (second,) = await run.execute(identify("u2", colour="blue"))  # remembered: not asked again
+    assert intercom.routes.count("POST /data_attributes") == 1 and second.reason == "attributes_dropped"
+
+
 async def test_a_refused_name_is_not_asked_again_on_every_event() -> None:
     clock = Clock()
     intercom = ScriptedIntercom(
