@@ -293,6 +293,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
         sequencer.forget()  # reading restarts at the committed offsets
 
     app.on_partitions_assigned.connect(forget_positions)  # type: ignore[arg-type]
+    faust_guards.after_seek(sequencer.forget)
 
     async def transform_one(event: Any) -> list[Written]:
         message = event.message
@@ -343,7 +344,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
 
     @app.timer(2.0)
     async def reread_lost_records() -> None:
-        await faust_guards.reread_lost(app.consumer, sequencer.expected)
+        await faust_guards.reread_lost(app.consumer, sequencer.expected, sequencer.forget_partition)
 
     @app.agent(raw_channel, name="transform")
     async def transform(stream: Any) -> None:

@@ -55,6 +55,14 @@ _original_wait_empty = Consumer.wait_empty
 _before_wait_empty: list[Callable[[], Awaitable[Any]]] = []
 
 
+_after_seek: list[Callable[[], Any]] = []
+
+
+def after_seek(callback: Callable[[], Any]) -> None:
+    """Run ``callback`` once Faust has sought every partition to its committed offset."""
+    _after_seek.append(callback)
+
+
 def before_rebalance_wait(callback: Callable[[], Awaitable[Any]]) -> None:
     """Run ``callback`` when a rebalance starts, before Faust waits for every in-flight message."""
     _before_wait_empty.append(callback)
@@ -199,6 +207,8 @@ async def _perform_seek_knowing_start(self: Any) -> None:
                     starts[tp] = int(position)
     self._committed_offset.update(starts)
     log.debug("reading starts at %s", starts)
+    for callback in list(_after_seek):
+        callback()  # e.g. the sequencer starts over from these offsets
 
 
 _suspects: dict[Any, tuple[int, int]] = {}
@@ -211,14 +221,19 @@ def _fetch_position(consumer: Any, tp: Any) -> int | None:
     return int(state.position) if state is not None and state.has_valid_position else None
 
 
-async def reread_lost(consumer: Any, expected: Callable[[Any], int | None]) -> int:
-    """Seek back partitions whose records were fetched but never reached the agent; returns how many.
+async def reread_lost(
+    consumer: Any, expected: Callable[[Any], int | None], forget: Callable[[Any], None]
+) -> int:
+    """Seek back partitions stuck with records never done; returns how many.
 
-    Seen after restarts: the fetch position at the end of a partition, nothing in progress, and the
-    records in between never delivered, so the worker sat idle with lag (faust-streaming #629-like).
-    A partition counts as stuck when its fetch position is past the next offset the agent expects,
-    both stayed the same since the previous check, and the worker has nothing in progress (while
-    it has, records waiting behind the work are not lost, and prefetching puts positions ahead).
+    Two ways to be stuck, both seen after restarts, both only acted on when the worker has nothing
+    in progress and the partition looked the same at the previous check:
+
+    - fetched past what the agent received: the fetch position is past the next offset the agent
+      expects, the records in between never delivered (the worker sat idle with lag);
+    - a hole at the committed offset: later records are acked, the one at the committed offset is
+      not, so nothing can be committed any more. The partition is read again from the committed
+      offset, and ``forget(tp)`` makes the sequencer start over there.
     """
     global _suspects
     if consumer._unacked_messages:
@@ -228,14 +243,25 @@ async def reread_lost(consumer: Any, expected: Callable[[Any], int | None]) -> i
     for tp in list(consumer.assignment()):
         if _is_internal(tp.topic):
             continue
+        hole = _has_hole(consumer, tp)
+        if hole is not None:
+            found[tp] = (hole, -1)
+            continue
         want, position = expected(tp), _fetch_position(consumer, tp)
         if want is not None and position is not None and position > want:
             found[tp] = (want, position)
     stuck = {tp: pair for tp, pair in found.items() if _suspects.get(tp) == pair}
     for tp, (want, position) in stuck.items():
-        log.warning(
-            "%s was fetched up to %d but its agent got nothing from %d on: reading again", tp, position, want
-        )
+        if position < 0:
+            log.warning("%s: the record at the committed offset %d was never done: reading again", tp, want)
+            forget(tp)
+        else:
+            log.warning(
+                "%s was fetched up to %d but its agent got nothing from %d on: reading again",
+                tp,
+                position,
+                want,
+            )
         await consumer.seek(tp, want)
     _suspects = {tp: pair for tp, pair in found.items() if tp not in stuck}
     return len(stuck)

@@ -66,6 +66,9 @@ class PartitionSequencer:
         for tp in partitions:  # type: ignore[attr-defined]
             self._cursors.pop(tp, None)
 
+    def forget_partition(self, tp: Hashable) -> None:
+        self._cursors.pop(tp, None)
+
     def expected(self, tp: Hashable) -> int | None:
         """The next offset ``tp`` must deliver."""
         cursor = self._cursors.get(tp)
@@ -75,7 +78,11 @@ class PartitionSequencer:
         cursor = self._cursors.get(tp)
         if cursor is None:
             start = self._start_offset(tp)
-            cursor = self._cursors[tp] = _Cursor(offset if start is None else start)
+            if start is None:
+                # Where reading starts is not known yet (the seek after an assignment is still to
+                # come): trusting the first record that shows up once skipped 52 records.
+                return Admission(Verdict.WAIT)
+            cursor = self._cursors[tp] = _Cursor(start)
         expected = cursor.next_offset
         if offset < expected:
             return Admission(Verdict.DUPLICATE)

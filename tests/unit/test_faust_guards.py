@@ -78,27 +78,43 @@ async def test_release_ends_fausts_wait_without_acking_the_offset() -> None:
 
 
 async def test_reread_lost_seeks_an_idle_partition_fetched_past_its_agent_after_two_checks() -> None:
+    forgotten: list[TP] = []
     consumer = FakeConsumer(positions={RAW: 60, TP("raw-events", 1): 10})
     expected = {RAW: 50, TP("raw-events", 1): 10}.get
-    assert await faust_guards.reread_lost(consumer, expected) == 0  # first sight: only suspected
-    assert await faust_guards.reread_lost(consumer, expected) == 1
+    assert (
+        await faust_guards.reread_lost(consumer, expected, forgotten.append) == 0
+    )  # first sight: only suspected
+    assert await faust_guards.reread_lost(consumer, expected, forgotten.append) == 1
     assert consumer.seeks == [(RAW, 50)]  # partition 1 is caught up: left alone
 
 
 async def test_reread_lost_leaves_partitions_alone_while_work_is_in_progress() -> None:
+    forgotten: list[TP] = []
     consumer = FakeConsumer(positions={RAW: 60})
     consumer._unacked_messages.add(Message(TP("delivery", 0), 3))
     for _ in range(3):
-        assert await faust_guards.reread_lost(consumer, {RAW: 50}.get) == 0
+        assert await faust_guards.reread_lost(consumer, {RAW: 50}.get, forgotten.append) == 0
     assert consumer.seeks == []
 
 
 async def test_reread_lost_ignores_a_partition_that_moved_between_checks() -> None:
+    forgotten: list[TP] = []
     consumer = FakeConsumer(positions={RAW: 60})
     expected = {RAW: 50}
-    await faust_guards.reread_lost(consumer, expected.get)
+    await faust_guards.reread_lost(consumer, expected.get, forgotten.append)
     expected[RAW] = 55  # the agent is getting records: not stuck
-    assert await faust_guards.reread_lost(consumer, expected.get) == 0
+    assert await faust_guards.reread_lost(consumer, expected.get, forgotten.append) == 0
+
+
+async def test_reread_lost_reads_a_persistent_hole_again_and_the_sequencer_starts_over() -> None:
+    forgotten: list[TP] = []
+    consumer = FakeConsumer(positions={RAW: 100})
+    consumer._committed_offset[RAW] = 615
+    consumer._acked[RAW] = [667, 668]  # 615-666 were admitted but never acked
+    expected = {RAW: 100}.get
+    assert await faust_guards.reread_lost(consumer, expected, forgotten.append) == 0
+    assert await faust_guards.reread_lost(consumer, expected, forgotten.append) == 1
+    assert consumer.seeks == [(RAW, 615)] and forgotten == [RAW]
 
 
 def test_the_commit_never_passes_an_unacked_record_at_the_committed_offset() -> None:

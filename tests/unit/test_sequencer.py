@@ -65,10 +65,13 @@ def test_partitions_are_independent_and_start_at_their_committed_offset() -> Non
     assert seq.admit("a", 1).verdict is Verdict.PROCESS
 
 
-def test_without_a_known_start_the_first_record_starts_the_partition() -> None:
-    seq = sequencer(start=None)
-    assert seq.admit("t-0", 12).verdict is Verdict.PROCESS
-    assert seq.admit("t-0", 14).rewind_to == 13
+def test_without_a_known_start_nothing_is_admitted() -> None:
+    start: dict[str, int] = {}
+    seq = PartitionSequencer(start.get)
+    assert seq.admit("t-0", 667).verdict is Verdict.WAIT  # the seek is still to come
+    start["t-0"] = 615
+    assert seq.admit("t-0", 667).rewind_to == 615
+    assert seq.admit("t-0", 615).verdict is Verdict.PROCESS
 
 
 def test_forget_starts_over_from_the_committed_offset() -> None:
