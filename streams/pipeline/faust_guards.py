@@ -227,7 +227,7 @@ async def reread_lost(
     """Seek back partitions stuck with records never done; returns how many.
 
     Two ways to be stuck, both seen after restarts, both only acted on when the worker has nothing
-    in progress and the partition looked the same at the previous check:
+    in progress, is not in a rebalance, and the partition looked the same at the previous check:
 
     - fetched past what the agent received: the fetch position is past the next offset the agent
       expects, the records in between never delivered (the worker sat idle with lag);
@@ -236,7 +236,7 @@ async def reread_lost(
       offset, and ``forget(tp)`` makes the sequencer start over there.
     """
     global _suspects
-    if consumer._unacked_messages:
+    if consumer._unacked_messages or not consumer.flow_active:  # busy, or in a rebalance
         _suspects = {}
         return 0
     found: dict[Any, tuple[int, int]] = {}

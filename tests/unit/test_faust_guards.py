@@ -36,6 +36,7 @@ class FakeConsumer:
     _gap: dict[TP, IntervalTree] = field(default_factory=lambda: defaultdict(IntervalTree))
     _waiting_for_ack: asyncio.Future[None] | None = None
     seeks: list[tuple[TP, int]] = field(default_factory=list)
+    flow_active: bool = True
 
     def assignment(self) -> set[TP]:
         return set(self.positions)
@@ -92,6 +93,14 @@ async def test_reread_lost_leaves_partitions_alone_while_work_is_in_progress() -
     forgotten: list[TP] = []
     consumer = FakeConsumer(positions={RAW: 60})
     consumer._unacked_messages.add(Message(TP("delivery", 0), 3))
+    for _ in range(3):
+        assert await faust_guards.reread_lost(consumer, {RAW: 50}.get, forgotten.append) == 0
+    assert consumer.seeks == []
+
+
+async def test_reread_lost_does_nothing_during_a_rebalance() -> None:
+    forgotten: list[TP] = []
+    consumer = FakeConsumer(positions={RAW: 60}, flow_active=False)  # revoked, not yet reassigned
     for _ in range(3):
         assert await faust_guards.reread_lost(consumer, {RAW: 50}.get, forgotten.append) == 0
     assert consumer.seeks == []
