@@ -25,34 +25,19 @@ from streams.events import parse_event
 from streams.intercom import IntercomClient
 from streams.mapping import plan_event
 from tests.benchmarks import report
+from tests.benchmarks.workloads import TAGS, user_story
 
 pytestmark = pytest.mark.bench
 
 TOKEN = "bench-token"
 USERS = 100
 TRACKS = 10
-TAGS = ["customer"]
 RUDDERSTACK_COST = {"identify": 2, "track": 1, "group": 3 + len(TAGS)}
 
 
 def workload() -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    for i in range(USERS):
-        user = f"user-{i:03d}"
-        traits = {"email": f"{user}@example.com", "name": f"User {i}", "plan": "pro"}
-        events.append({"type": "identify", "userId": user, "timestamp": 1_760_000_000, "traits": traits})
-        events += [
-            {"type": "track", "userId": user, "event": f"Step {n % 5}", "timestamp": 1_760_000_001 + n,
-             "properties": {"n": n, "cart": {"items": n}}}
-            for n in range(TRACKS)
-        ]  # fmt: skip
-        for company in (f"co-{i % 10}", f"co-{(i + 5) % 10}"):
-            events.append(
-                {"type": "group", "userId": user, "groupId": company, "timestamp": 1_760_000_020,
-                 "traits": {"name": company.upper(), "tier": "gold", "tags": TAGS}}
-            )  # fmt: skip
-        events.append({"type": "identify", "userId": user, "timestamp": 1_760_000_030, "traits": traits})
-    return events
+    """Each user's story in turn (the order within a user is what the call count depends on)."""
+    return [event for i in range(USERS) for event in user_story(f"user-{i:03d}", i, TRACKS)]
 
 
 async def test_call_economy_beats_the_rudderstack_flow() -> None:
