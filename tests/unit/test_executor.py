@@ -403,3 +403,38 @@ async def test_event_of_a_lead_gone_from_intercom_is_not_held() -> None:
     with pytest.raises(NotFoundError):
         await executor.execute(plan({"type": "track", "anonymousId": "a1", "event": "E", "timestamp": 1}))
     assert len(intercom.calls) == 1 and fake.slept == []
+
+
+async def test_concurrent_plans_on_one_executor_keep_their_own_reports() -> None:
+    """The sink runs several users' plans at once on one executor: reports must not mix."""
+    import asyncio
+
+    release = asyncio.Event()
+
+    async def slow_intercom(method: str, path: str, body: Any) -> Any:
+        if method == "POST" and path == "/events":
+            await release.wait()  # both plans are in flight together
+            return {}
+        raise AssertionError(f"unexpected call {method} {path}")
+
+    executor = Executor(slow_intercom, {}, {}, FAST)
+    many_keys = {f"k{n}": n for n in range(12)}  # over 10 metadata keys: a metadata_trimmed report
+    noisy = plan(
+        {"type": "track", "userId": "u1", "event": "Big", "timestamp": 1_760_000_000, "properties": many_keys}
+    )
+    quiet = plan(
+        {
+            "type": "track",
+            "userId": "u2",
+            "event": "Small",
+            "timestamp": 1_760_000_000,
+            "properties": {"a": 1},
+        }
+    )
+    assert noisy.reports and not quiet.reports
+    first = asyncio.create_task(executor.execute(noisy))
+    second = asyncio.create_task(executor.execute(quiet))
+    await asyncio.sleep(0.01)
+    release.set()
+    assert [r.reason for r in await first] == ["metadata_trimmed"]
+    assert await second == []
