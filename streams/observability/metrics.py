@@ -67,7 +67,12 @@ REWINDS = Counter(
     "Times a partition was read again from a record that had not reached the worker.",
     registry=REGISTRY,
 )
-IN_FLIGHT = Gauge(PREFIX + "sink_in_flight", "Intercom requests in flight in this worker.", registry=REGISTRY)
+SINK_JOBS = Gauge(
+    PREFIX + "sink_in_flight",
+    "Delivery requests taken by the sink and not yet done (calling, waiting for the rate limit, or for "
+    "the same user's previous request).",
+    registry=REGISTRY,
+)
 RATE_LIMITED = Counter(PREFIX + "rate_limited", "429 answers from Intercom.", registry=REGISTRY)
 RATE_GATE_WAITS = Counter(
     PREFIX + "rate_gate_waits",
@@ -141,8 +146,8 @@ def rewind() -> None:
     REWINDS.inc()
 
 
-def in_flight(delta: int) -> None:
-    IN_FLIGHT.inc(delta)
+def sink_jobs(delta: int) -> None:
+    SINK_JOBS.inc(delta)
 
 
 def rate_gate_wait(seconds: float) -> None:

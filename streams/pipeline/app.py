@@ -393,7 +393,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
 
     def lanes_for(partition: int) -> UserLanes:
         if partition not in lanes:
-            lanes[partition] = UserLanes(settings.sink_in_flight, metrics.in_flight)
+            lanes[partition] = UserLanes(settings.sink_in_flight, metrics.sink_jobs)
         return lanes[partition]
 
     async def drain_in_flight() -> None:

@@ -386,6 +386,11 @@ DASHBOARD_METRICS = [
     "intercom_stream_in_flight_requests",
     "intercom_stream_table_size",
     "intercom_stream_consumer_lag",
+    "intercom_stream_delivery_paused",
+    "intercom_stream_rate_gate_waits_total",
+    "intercom_stream_sink_in_flight",
+    "intercom_stream_rewinds_total",
+    "intercom_stream_replays_total",
 ]
 
 

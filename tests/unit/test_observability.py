@@ -270,3 +270,13 @@ def test_redaction_and_format_choice() -> None:
     assert resolve_format("auto", SimpleNamespace(isatty=lambda: False)) == "json"
     assert resolve_format("auto", SimpleNamespace(isatty=lambda: True)) == "console"
     assert resolve_format("console", None) == "console"
+
+
+def test_the_sinks_jobs_and_the_http_calls_in_flight_are_separate_gauges() -> None:
+    from streams.observability import metrics as m
+
+    jobs, calls = m.SINK_JOBS._value.get(), m.IN_FLIGHT._value.get()
+    m.sink_jobs(1)
+    assert (m.SINK_JOBS._value.get(), m.IN_FLIGHT._value.get()) == (jobs + 1, calls)
+    m.sink_jobs(-1)
+    assert "intercom_stream_sink_in_flight" in m.exposition().decode()
