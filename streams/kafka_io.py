@@ -50,6 +50,28 @@ async def publish_lines(
     return count
 
 
+async def describe_partition_counts(admin: AIOKafkaAdminClient, topics: Sequence[str]) -> dict[str, int]:
+    """Partition count of each existing topic among ``topics`` (absent ones are left out)."""
+    described = await admin.describe_topics(list(topics))
+    return {
+        t["topic"]: len(t["partitions"]) for t in described if t.get("error_code", 0) == 0 and t["partitions"]
+    }
+
+
+async def await_topics(admin: AIOKafkaAdminClient, topics: Sequence[str], timeout_s: float) -> dict[str, int]:
+    """Partition counts once the broker's metadata shows every topic (creation is asynchronous);
+    TimeoutError naming the missing ones after ``timeout_s``."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        counts = await describe_partition_counts(admin, topics)
+        missing = [t for t in topics if t not in counts]
+        if not missing:
+            return counts
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"topics not there within {timeout_s:g}s: {', '.join(missing)}")
+        await asyncio.sleep(0.2)
+
+
 async def partition_counts(
     bootstrap: str, topics: Sequence[str], *, security: Mapping[str, Any] | None = None
 ) -> dict[str, int]:
@@ -57,12 +79,9 @@ async def partition_counts(
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or {}))
     await admin.start()
     try:
-        described = await admin.describe_topics(list(topics))
+        return await describe_partition_counts(admin, topics)
     finally:
         await admin.close()
-    return {
-        t["topic"]: len(t["partitions"]) for t in described if t.get("error_code", 0) == 0 and t["partitions"]
-    }
 
 
 async def end_offsets(
@@ -184,17 +203,9 @@ async def wait_for_topics(
     security: Mapping[str, Any] | None = None,
 ) -> None:
     """Wait until every topic exists (the worker creates them at start-up)."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or {}))
     await admin.start()
     try:
-        while True:
-            existing = set(await admin.list_topics())
-            missing = [t for t in topics if t not in existing]
-            if not missing:
-                return
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"topics not created within {timeout_s:.0f}s: {', '.join(missing)}")
-            await asyncio.sleep(0.2)
+        await await_topics(admin, topics, timeout_s)
     finally:
         await admin.close()

@@ -289,11 +289,14 @@ def create_pipeline(settings: Settings) -> Pipeline:
         faust_guards.accept_gap(app.consumer, tp, *gap)
         return sequencer.admit(tp, message.offset)
 
-    async def forget_positions(sender: Any, assigned: Any, **kwargs: Any) -> None:
-        sequencer.forget()  # reading restarts at the committed offsets
+    faust_guards.after_seek(sequencer.forget)  # after each rebalance, reading restarts at the commits
 
-    app.on_partitions_assigned.connect(forget_positions)  # type: ignore[arg-type]
-    faust_guards.after_seek(sequencer.forget)
+    def too_large(what: str, size: int) -> InvalidEventError:
+        return InvalidEventError(
+            "event_too_large",
+            f"{what} is {size} bytes, over the {record_limit} bytes a Kafka record may have here "
+            "(producer max_request_size)",
+        )
 
     async def transform_one(event: Any) -> list[Written]:
         message = event.message
@@ -310,6 +313,9 @@ def create_pipeline(settings: Settings) -> Pipeline:
         if message.topic != settings.rekey_topic and message.key != user_key:
             # The producer keyed by something else: route through the re-key topic so this
             # user's records meet in one partition (and one table shard) from here on.
+            if len(message.value) > record_limit:  # it came compressed: it cannot go out again
+                big = too_large(f"this {parsed.type}", len(message.value))
+                return [await dead_letter(dead_letter_for_input(source, big, parsed.user_key, parsed.type))]
             return [await produce(rekey_topic, user_key, message.value, message.headers)]
         metrics.event_in(parsed.type)
         if any(name == REPLAY_HEADER for name, _ in message.headers or ()):
@@ -334,12 +340,8 @@ def create_pipeline(settings: Settings) -> Pipeline:
             for part in (plan, *plan.related)
         ]
         if (largest := max(len(value) for _, value in parts)) > record_limit:
-            too_large = InvalidEventError(
-                "event_too_large",
-                f"the delivery request for this {parsed.type} is {largest} bytes, over the {record_limit} "
-                "bytes a Kafka record may have here (producer max_request_size)",
-            )
-            return [await dead_letter(dead_letter_for_input(source, too_large, parsed.user_key, parsed.type))]
+            big = too_large(f"the delivery request for this {parsed.type}", largest)
+            return [await dead_letter(dead_letter_for_input(source, big, parsed.user_key, parsed.type))]
         return [await produce(delivery_topic, key, value) for key, value in parts]
 
     @app.timer(2.0)

@@ -49,8 +49,6 @@ log = logging.getLogger(__name__)
 _original_init = Consumer.__init__
 _original_ack = Consumer.ack
 _original_new_offset = Consumer._new_offset
-_original_perform_seek = Consumer.perform_seek
-_original_getmany = Consumer.getmany
 _original_wait_empty = Consumer.wait_empty
 _before_wait_empty: list[Callable[[], Awaitable[Any]]] = []
 

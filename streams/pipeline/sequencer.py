@@ -58,13 +58,9 @@ class PartitionSequencer:
         self._clock = clock
         self._cursors: dict[Hashable, _Cursor] = {}
 
-    def forget(self, partitions: object = None) -> None:
-        """After a rebalance reading restarts at the committed offsets: start over (all, or some)."""
-        if partitions is None:
-            self._cursors.clear()
-            return
-        for tp in partitions:  # type: ignore[attr-defined]
-            self._cursors.pop(tp, None)
+    def forget(self) -> None:
+        """After Faust's seek to the committed offsets reading restarts there: start over."""
+        self._cursors.clear()
 
     def forget_partition(self, tp: Hashable) -> None:
         self._cursors.pop(tp, None)

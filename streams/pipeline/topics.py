@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 
 from streams.errors import ConfigurationError
+from streams.kafka_io import await_topics, describe_partition_counts
 from streams.kafka_security import aiokafka_security, check_connection
 from streams.settings import Settings
 
@@ -41,7 +41,7 @@ async def ensure_topics(settings: Settings, *, check_offsets: bool = False) -> d
     await _start_admin(admin, settings)
     try:
         wanted = [*copartitioned_topics(settings), settings.dead_letter_topic]
-        counts = await _partition_counts(admin, wanted)
+        counts = await describe_partition_counts(admin, wanted)
         missing = [name for name in wanted if name not in counts]
         if missing and not settings.create_topics:
             raise ConfigurationError(
@@ -56,7 +56,13 @@ async def ensure_topics(settings: Settings, *, check_offsets: bool = False) -> d
                 [NewTopic(name, partitions, settings.replication_factor) for name in missing]
             )
             log.info("created topics %s with %d partitions", ", ".join(missing), partitions)
-            counts = await _wait_for_topics(admin, wanted, settings.kafka_connect_timeout_s)
+            try:
+                counts = await await_topics(admin, wanted, settings.kafka_connect_timeout_s)
+            except TimeoutError as exc:
+                raise ConfigurationError(
+                    f"{exc} after creating them (INTERCOM_STREAM_KAFKA_CONNECT_TIMEOUT_S); "
+                    "is the broker healthy?"
+                ) from None
         sizes = {name: counts[name] for name in copartitioned_topics(settings)}
         if len(set(sizes.values())) > 1:
             raise ConfigurationError(
@@ -71,31 +77,6 @@ async def ensure_topics(settings: Settings, *, check_offsets: bool = False) -> d
         return counts
     finally:
         await admin.close()
-
-
-async def _wait_for_topics(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float) -> dict[str, int]:
-    """Partition counts once the broker's metadata shows every new topic (creation is asynchronous)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        counts = await _partition_counts(admin, names)
-        missing = [name for name in names if name not in counts]
-        if not missing:
-            return counts
-        if time.monotonic() > deadline:
-            raise ConfigurationError(
-                f"topics {', '.join(missing)} were created but did not appear within {timeout_s:g}s "
-                "(INTERCOM_STREAM_KAFKA_CONNECT_TIMEOUT_S); is the broker healthy?"
-            )
-        await asyncio.sleep(0.2)
-
-
-async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
-    described = await admin.describe_topics(names)
-    counts: dict[str, int] = {}
-    for topic in described:
-        if topic.get("error_code", 0) == 0 and topic.get("partitions"):
-            counts[topic["topic"]] = len(topic["partitions"])
-    return counts
 
 
 async def _start_admin(admin: AIOKafkaAdminClient, settings: Settings) -> None:

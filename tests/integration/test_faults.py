@@ -447,7 +447,9 @@ def test_the_token_is_in_no_log_dead_letter_or_metric(pipeline: RunningPipeline)
     assert TOKEN not in metrics_text
 
 
-async def _publish_compressed(bootstrap: str, topic: str, events: list[dict[str, Any]]) -> None:
+async def _publish_compressed(
+    bootstrap: str, topic: str, events: list[dict[str, Any]], key: bytes | None = None
+) -> None:
     # gzip lets a record far above Kafka's 1 MB message limit through the broker (the limit applies
     # to the compressed batch), as a real producer with compression can.
     producer = AIOKafkaProducer(
@@ -456,7 +458,7 @@ async def _publish_compressed(bootstrap: str, topic: str, events: list[dict[str,
     await producer.start()
     try:
         for event in events:
-            await producer.send_and_wait(topic, _dumps(event), key=str(event["userId"]).encode())
+            await producer.send_and_wait(topic, _dumps(event), key=key or str(event["userId"]).encode())
     finally:
         await producer.stop()
 
@@ -475,15 +477,17 @@ def test_a_huge_valid_identify_below_kafkas_limit_is_delivered_trimmed(pipeline:
     assert [e["event_name"] for e in pipeline.emulator.state()["events"]] == ["after"]
 
 
+@pytest.mark.parametrize("key", [None, b"tenant-42"], ids=["keyed-by-user", "keyed-otherwise"])
 def test_a_record_above_kafkas_limit_is_dead_lettered_and_its_partition_goes_on(
-    pipeline: RunningPipeline, monkeypatch: pytest.MonkeyPatch
+    pipeline: RunningPipeline, monkeypatch: pytest.MonkeyPatch, key: bytes | None
 ) -> None:
+    """Keyed otherwise, the record would have to be re-keyed: too large to go out again either."""
     monkeypatch.setattr(sandbox, "DRAIN_TIMEOUT_S", 25.0)  # 3 small events: a stall shows in seconds
     huge = track("huge-2", 2, "Huge")
     huge["properties"]["padding"] = "p" * 3_000_000  # 3 MB (a few kB after gzip)
     pipeline.start()
     pipeline.publish([identify("huge-2", 1)])
-    asyncio.run(_publish_compressed(pipeline.bootstrap, pipeline.settings.raw_events_topic, [huge]))
+    asyncio.run(_publish_compressed(pipeline.bootstrap, pipeline.settings.raw_events_topic, [huge], key))
     pipeline.publish([track("huge-2", 3, "After")])  # same user, so the same partition
     try:
         pipeline.wait_drained(3)  # every offset processed and committed, the huge one included
@@ -494,6 +498,6 @@ def test_a_record_above_kafkas_limit_is_dead_lettered_and_its_partition_goes_on(
     assert [d["reason"] for d in letters] == ["event_too_large"], [
         (d["reason"], d["message"][:300]) for d in letters
     ]
-    assert letters[0]["source_offset"] == 1 and "bytes" in letters[0]["message"]
+    assert letters[0]["user_key"] == "huge-2" and "bytes" in letters[0]["message"]
     names = sorted(e["event_name"] for e in pipeline.emulator.state()["events"])
     assert names == ["after"], names
