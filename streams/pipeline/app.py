@@ -44,6 +44,7 @@ from streams.kafka_security import aiokafka_security, faust_security
 from streams.mapping import Operation, Plan, Report, plan_event
 from streams.observability import install_observability, metrics
 from streams.pipeline import faust_guards
+from streams.pipeline.commits import CommitLedger
 from streams.pipeline.lanes import UserLanes
 from streams.pipeline.sequencer import Admission, PartitionSequencer, Verdict
 from streams.records import codec_for
@@ -110,7 +111,6 @@ def original_source(request: dict[str, Any]) -> SourceRecord:
 
 def create_pipeline(settings: Settings) -> Pipeline:
     token = settings.require_token()
-    faust_guards.install()
     data_dir = Path(settings.data_dir)
     app = faust.App(
         settings.app_id,
@@ -191,19 +191,20 @@ def create_pipeline(settings: Settings) -> Pipeline:
             value = dead_letter_codec.encode(record)
         return await produce(dead_letter_topic, key, value, dead_letter_headers(record))
 
-    sequencer = PartitionSequencer(lambda tp: faust_guards.committed_offset(app.consumer, tp))
+    def reading_start(tp: Any) -> int | None:
+        return faust_guards.committed_offset(app.consumer, tp)
+
+    sequencer = PartitionSequencer(reading_start)
+    # What may be committed: only records fully handled (commits.py); Faust's commits ask nothing else.
+    ledger = CommitLedger(reading_start)
+    faust_guards.install(ledger)
 
     confirming: set[asyncio.Task[None]] = set()
 
-    async def handle_and_ack(event: Any, handle: Handler) -> None:
-        """Process one event, then ack it once what it wrote is on the broker: an event is acked only
-        once it is fully handled.
-
-        Faust's own acking (``stream.events()``) acks in a ``finally``, so an event whose handling
-        is cancelled at shutdown or rebalance gets committed unprocessed, i.e. lost
-        (faust-streaming 0.15.3 ignores ``stream_ack_cancelled_tasks``). Manual acks avoid that:
-        the next owner of the partition handles it again.
-        """
+    async def handle_then_finish(event: Any, handle: Handler) -> None:
+        """Process one event; it is done (the ledger may commit past it) once what it wrote is on
+        the broker. An event whose handling is cancelled (rebalance, shutdown) is only released:
+        never done, so never committed, and the partition's next owner handles it again."""
         message = event.message
         try:
             written = await handle(event)
@@ -221,14 +222,13 @@ def create_pipeline(settings: Settings) -> Pipeline:
                 await app.crash(fatal)
                 return
         if not written:
-            faust_guards.mark_handled(message)
-            event.ack()
+            finished(message)
             return
-        task = asyncio.ensure_future(ack_when_written(event, written))
+        task = asyncio.ensure_future(finish_when_written(event, written))
         confirming.add(task)
         task.add_done_callback(confirming.discard)
 
-    async def ack_when_written(event: Any, written: list[Written]) -> None:
+    async def finish_when_written(event: Any, written: list[Written]) -> None:
         message = event.message
         try:
             await asyncio.gather(*written)
@@ -237,8 +237,12 @@ def create_pipeline(settings: Settings) -> Pipeline:
             faust_guards.release(app.consumer, message)
             await app.crash(exc)
             return
-        faust_guards.mark_handled(message)
-        event.ack()
+        finished(message)
+
+    def finished(message: Any) -> None:
+        """Fully handled: the commit may pass it, and Faust's rebalance wait need not wait for it."""
+        ledger.done(message.tp, message.offset)
+        faust_guards.release(app.consumer, message)
 
     async def consume(
         stream: Any,
@@ -263,10 +267,10 @@ def create_pipeline(settings: Settings) -> Pipeline:
                 faust_guards.release(app.consumer, message)
                 continue
             if lanes_for is None:
-                await handle_and_ack(event, handle)
+                await handle_then_finish(event, handle)
             else:
                 user = (message.key or b"").decode("utf-8", "replace")
-                await lanes_for(message.partition).submit(user, partial(handle_and_ack, event, handle))
+                await lanes_for(message.partition).submit(user, partial(handle_then_finish, event, handle))
 
     async def settle_overdue_hole(message: Any) -> Admission:
         """A hole that a rewind did not fill within the grace time: a lost record, or no record at all?"""
@@ -286,10 +290,12 @@ def create_pipeline(settings: Settings) -> Pipeline:
         log.warning(
             "offsets %d-%d of %s hold no record (transaction markers?); moving on", gap[0], gap[1] - 1, tp
         )
-        faust_guards.accept_gap(app.consumer, tp, *gap)
+        ledger.skip(tp, *gap)
         return sequencer.admit(tp, message.offset)
 
-    faust_guards.after_seek(sequencer.forget)  # after each rebalance, reading restarts at the commits
+    # After each rebalance reading restarts at the committed offsets: both start over from there.
+    faust_guards.after_seek(sequencer.forget)
+    faust_guards.after_seek(ledger.forget)
 
     def too_large(what: str, size: int) -> InvalidEventError:
         return InvalidEventError(

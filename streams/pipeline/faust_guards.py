@@ -7,27 +7,25 @@ Found with tests/integration/test_restart.py on Kafka 4.1 (about one event lost 
    the read offset past the committed one, so the refetched record at the committed offset is
    dropped. We disable the filter: a record fetched twice is processed twice (our effects are
    idempotent: Intercom dedupes events, contact writes are PUTs, companies are upserts).
-2. *Off-by-one in the commit.* Faust's commit guard treats the committed offset as the last
-   processed one (Kafka's is the next to read), so with offset N unacked and N+1 acked it commits
-   past N. We never commit past an unacked record at the committed offset (offsets that Faust
-   knows to be empty, its "gaps", still count as done).
-3. *Acks without processing.* Records buffered before a rebalance are skipped by the stream *and
-   acked*. Only records our handler finished (``mark_handled``) may be acked; the others are only
-   ``release``d: Faust stops waiting for them (a message neither acked nor released holds Faust's
-   rebalance wait forever: the worker joins, says ready and consumes nothing), but their offsets
-   stay uncommitted and the partition's owner reads them again.
-4. *Records dropped by the fetch loop.* Faust's ``getmany`` breaks off a fetched batch when the flow
+2. *Commits decided by acks.* Faust commits up to the first gap in its list of acked offsets, with
+   an off-by-one at the committed offset (with N unacked and N+1 acked it commits past N), acks
+   records its stream skipped (buffered before a rebalance) and can keep stale acks across
+   revokes. Here Faust's commit asks ``streams.pipeline.commits.CommitLedger`` and nothing else:
+   the contiguous prefix of records our handlers finished. An ack only tells Faust to stop waiting
+   for a message (``release``; a message neither acked nor released holds Faust's rebalance wait
+   forever: the worker joins, says ready and consumes nothing); it never moves a commit.
+3. *Records dropped by the fetch loop.* Faust's ``getmany`` breaks off a fetched batch when the flow
    stops or the generation changes, and skips records of partitions not (yet) active, after the fetch
    position has moved past them. Our ``getmany`` seeks each partition back to its first skipped
    record (in the same generation; after a rebalance Faust's own seek does it), and never delivers
    a later record of a partition after skipping an earlier one.
-5. *Records that vanish between fetch and agent.* Even so, records can be lost after the fetch
+4. *Records that vanish between fetch and agent.* Even so, records can be lost after the fetch
    (e.g. the stream skips what arrives while the flow is paused). streams/pipeline/sequencer.py
    admits each partition's records strictly in order and rewinds when one is missing; for the last
    records of a partition, with nothing after them to reveal the hole, ``reread_lost`` (on a timer)
    seeks back a partition fetched past what its agent received and idle since the last check.
-6. *Offset zero, and no offset at all.* Faust records a committed offset of 0 as "none", and a partition
-   the group never committed has none either; guards 2 and 5 need to know where reading started, so
+5. *Offset zero, and no offset at all.* Faust records a committed offset of 0 as "none", and a partition
+   the group never committed has none either; the ledger and guard 4 need to know where reading started, so
    after Faust's seek we record the committed offset as it is (0 included) or, for a partition never
    committed, where the reset policy starts it. Without this, a record lost at the start of a fresh
    partition let Faust commit past it (seen: an identify lost, its tracks dead-lettered 404).
@@ -38,17 +36,16 @@ Each guard turns a silent loss into, at worst, a replay. ``install()`` patches t
 from __future__ import annotations
 
 import logging
-import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from faust.transport.consumer import Consumer, ensure_TP
 
+from streams.pipeline.commits import CommitLedger
+
 log = logging.getLogger(__name__)
 
 _original_init = Consumer.__init__
-_original_ack = Consumer.ack
-_original_new_offset = Consumer._new_offset
 _original_wait_empty = Consumer.wait_empty
 _before_wait_empty: list[Callable[[], Awaitable[Any]]] = []
 
@@ -90,14 +87,6 @@ def _init_without_read_offsets(self: Any, *args: Any, **kwargs: Any) -> None:
     self._read_offset = _NoReadOffsets()
 
 
-_handled: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
-def mark_handled(message: Any) -> None:
-    """Call when a record is fully handled, just before acking it."""
-    _handled.add(message)
-
-
 def release(consumer: Any, message: Any) -> None:
     """Done with ``message`` without acking its offset (it was skipped, or its handling abandoned).
 
@@ -118,35 +107,33 @@ def committed_offset(consumer: Any, tp: Any) -> int | None:
     return None if offset is None else int(offset)
 
 
-def accept_gap(consumer: Any, tp: Any, start: int, end: int) -> None:
-    """Offsets [start, end) hold no record (transaction markers, compaction): commits may pass them."""
-    consumer._gap[tp].addi(start, end)
+_ledger: CommitLedger | None = None
 
 
-def _ack_handled_only(self: Any, message: Any) -> bool:
-    if message not in _handled:
-        log.debug("not acking %s@%s: it was never handled", message.tp, message.offset)
-        release(self, message)
-        return False
-    return bool(_original_ack(self, message))
+def ledger() -> CommitLedger:
+    """The process's commit ledger (one Faust consumer per process), given to ``install``."""
+    if _ledger is None:
+        raise RuntimeError("faust_guards.install() was not called")
+    return _ledger
 
 
-def _new_offset_without_holes(self: Any, tp: Any) -> int | None:
-    if _has_hole(self, tp) is not None:
-        return None  # the record at the committed offset is not done yet
-    result: int | None = _original_new_offset(self, tp)
-    if result is not None:
-        log.debug("committing %s at %d", tp, result)
-    return result
+def _ack_is_release(self: Any, message: Any) -> bool:
+    """Faust's ack, reduced to "stop waiting for this message": commits are the ledger's (guard 2)."""
+    release(self, message)
+    return False
 
 
-def _has_hole(consumer: Any, tp: Any) -> int | None:
-    """The committed offset of ``tp`` when later records are done but the one at it is not."""
-    acked = consumer._acked.get(tp)
-    committed = consumer._committed_offset.get(tp)
-    if not acked or committed is None or min(acked) <= committed:
-        return None
-    return None if consumer._gap[tp].overlaps(committed) else int(committed)
+def _new_offset_from_ledger(self: Any, tp: Any) -> int | None:
+    offset = ledger().committable(tp)
+    if offset is not None:
+        log.debug("committable %s at %d", tp, offset)
+    return offset
+
+
+def _tps_in_ledger(self: Any, topics: Any = None) -> Iterator[Any]:
+    """The partitions Faust's commit looks at: those the ledger knows (Faust's acked lists stay empty)."""
+    tps: Iterator[Any] = ledger().partitions()
+    return (tp for tp in tps if topics is None or tp in topics or tp.topic in topics)
 
 
 async def _getmany_without_drops(self: Any, timeout: float) -> AsyncIterator[tuple[Any, Any]]:  # noqa: ASYNC109
@@ -241,7 +228,7 @@ async def reread_lost(
     for tp in list(consumer.assignment()):
         if _is_internal(tp.topic):
             continue
-        hole = _has_hole(consumer, tp)
+        hole = ledger().hole(tp)
         if hole is not None:
             found[tp] = (hole, -1)
             continue
@@ -265,13 +252,16 @@ async def reread_lost(
     return len(stuck)
 
 
-def install() -> None:
-    """Idempotent: patches faust's Consumer once per process."""
-    if Consumer.ack is _ack_handled_only:
+def install(commit_ledger: CommitLedger) -> None:
+    """Faust's commits follow ``commit_ledger`` from now on; patches faust's Consumer once per process."""
+    global _ledger
+    _ledger = commit_ledger
+    if Consumer.ack is _ack_is_release:
         return
     Consumer.__init__ = _init_without_read_offsets  # type: ignore[method-assign]
-    Consumer.ack = _ack_handled_only  # type: ignore[method-assign]
-    Consumer._new_offset = _new_offset_without_holes  # type: ignore[method-assign]
+    Consumer.ack = _ack_is_release  # type: ignore[method-assign]
+    Consumer._new_offset = _new_offset_from_ledger  # type: ignore[method-assign]
+    Consumer._filter_tps_with_pending_acks = _tps_in_ledger  # type: ignore[method-assign]
     Consumer.perform_seek = _perform_seek_knowing_start  # type: ignore[method-assign]
     Consumer.getmany = _getmany_without_drops  # type: ignore[method-assign]
     Consumer.wait_empty = _wait_empty_after_callbacks  # type: ignore[method-assign]

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from intervaltree import IntervalTree
 
 from streams.pipeline import faust_guards
+from streams.pipeline.commits import CommitLedger
 
 
 @dataclass(frozen=True)
@@ -32,8 +31,6 @@ class FakeConsumer:
     positions: dict[TP, int] = field(default_factory=dict)
     _unacked_messages: set[Message] = field(default_factory=set)
     _committed_offset: dict[TP, int | None] = field(default_factory=dict)
-    _acked: dict[TP, list[int]] = field(default_factory=lambda: defaultdict(list))
-    _gap: dict[TP, IntervalTree] = field(default_factory=lambda: defaultdict(IntervalTree))
     _waiting_for_ack: asyncio.Future[None] | None = None
     seeks: list[tuple[TP, int]] = field(default_factory=list)
     flow_active: bool = True
@@ -65,17 +62,19 @@ RAW = TP("raw-events", 0)
 @pytest.fixture(autouse=True)
 def no_suspects() -> None:
     faust_guards._suspects = {}  # reread_lost's memory between timer ticks (one consumer per process)
+    faust_guards.install(CommitLedger(lambda tp: None))  # an empty ledger: no holes
 
 
 async def test_release_ends_fausts_wait_without_acking_the_offset() -> None:
     consumer = FakeConsumer()
+    faust_guards.install(CommitLedger({RAW: 7}.get))
     message = Message(RAW, 7)
     consumer._unacked_messages.add(message)
     consumer._waiting_for_ack = asyncio.get_running_loop().create_future()
     faust_guards.release(consumer, message)
     assert message.acked and not consumer._unacked_messages
     assert consumer._waiting_for_ack.done()
-    assert consumer._acked[RAW] == []  # the offset is not done: the commit cannot pass it
+    assert faust_guards.ledger().committable(RAW) == 7  # not done: the commit cannot pass it
 
 
 async def test_reread_lost_seeks_an_idle_partition_fetched_past_its_agent_after_two_checks() -> None:
@@ -119,26 +118,17 @@ async def test_reread_lost_reads_a_persistent_hole_again_and_the_sequencer_start
     forgotten: list[TP] = []
     consumer = FakeConsumer(positions={RAW: 100})
     consumer._committed_offset[RAW] = 615
-    consumer._acked[RAW] = [667, 668]  # 615-666 were admitted but never acked
+    faust_guards.install(CommitLedger(consumer._committed_offset.get))
+    for offset in (667, 668):  # 615-666 were admitted but never done
+        faust_guards.ledger().done(RAW, offset)
     expected = {RAW: 100}.get
     assert await faust_guards.reread_lost(consumer, expected, forgotten.append) == 0
     assert await faust_guards.reread_lost(consumer, expected, forgotten.append) == 1
     assert consumer.seeks == [(RAW, 615)] and forgotten == [RAW]
 
 
-def test_the_commit_never_passes_an_unacked_record_at_the_committed_offset() -> None:
+def test_committed_offset_keeps_zero() -> None:
     consumer = FakeConsumer()
-    consumer._committed_offset[RAW] = 0  # offset 0 counts (faust itself treats 0 as "none")
-    consumer._acked[RAW] = [1, 2, 3]
-    assert faust_guards._has_hole(consumer, RAW) == 0
-    consumer._gap[RAW].addi(0, 1)  # a confirmed gap (no record at 0): no longer a hole
-    assert faust_guards._has_hole(consumer, RAW) is None
-
-
-def test_accept_gap_and_committed_offset() -> None:
-    consumer = FakeConsumer()
-    consumer._committed_offset[RAW] = 12
-    assert faust_guards.committed_offset(consumer, RAW) == 12
+    consumer._committed_offset[RAW] = 0  # faust itself treats 0 as "none"
+    assert faust_guards.committed_offset(consumer, RAW) == 0
     assert faust_guards.committed_offset(consumer, TP("other", 0)) is None
-    faust_guards.accept_gap(consumer, RAW, 12, 15)
-    assert consumer._gap[RAW].overlaps(14) and not consumer._gap[RAW].overlaps(15)
