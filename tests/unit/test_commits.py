@@ -99,7 +99,7 @@ def test_periodic_commit_stops_at_the_record_whose_call_is_in_flight() -> None:
 
 
 def test_acks_and_releases_never_move_a_commit() -> None:
-    consumer, ledger = consumer_at(20)
+    consumer, _ = consumer_at(20)
 
     @dataclass(eq=False)
     class Message:
