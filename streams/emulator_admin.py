@@ -35,6 +35,9 @@ class EmulatorAdmin:
     def script_fault(self, **fault: Any) -> None:
         self._send("POST", "/_emulator/faults", fault)
 
+    def clear_faults(self) -> None:
+        self._send("DELETE", "/_emulator/faults")
+
     def configure(self, **config: Any) -> None:
         self._send("PUT", "/_emulator/config", config)
 

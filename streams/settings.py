@@ -130,7 +130,26 @@ class Settings(BaseSettings):
         "(e.g. 1666 for 10,000/min); each partition gets min(RATE_LIMIT, this // PARTITIONS).",
     )
     request_timeout_s: float = Field(10.0, gt=0, description="Timeout of one Intercom call.")
-    max_attempts: int = Field(5, ge=1, description="Attempts for transient failures before dead-lettering.")
+    max_attempts: int = Field(
+        5,
+        ge=1,
+        description="Attempts for transient failures before dead-lettering (at least; see retry_horizon_s).",
+    )
+    retry_horizon_s: float = Field(
+        300.0,
+        ge=0,
+        description="A transient failure (5xx, 408, timeout, no connection) is retried with backoff for "
+        "about this long before it is dead-lettered; time paused in an Intercom outage does not count.",
+    )
+    outage_failures: int = Field(
+        8,
+        ge=2,
+        description="This many transient failures in a row, of at least 3 different requests, mean Intercom "
+        "is down: delivery pauses (nothing is dead-lettered) until Intercom answers again.",
+    )
+    outage_probe_max_s: float = Field(
+        30.0, gt=0, description="Longest wait between probes while delivery is paused by an Intercom outage."
+    )
 
     # Mapping and delivery policies (docs/mapping.md)
     attribute_policy: Literal["create", "drop", "reject"] = Field(

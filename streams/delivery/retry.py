@@ -1,4 +1,5 @@
-"""How one Intercom call is retried: transient errors back off, 429 waits for the window, auth pauses."""
+"""How one Intercom call is retried: transient errors back off (within a horizon), 429 waits for the
+window, a refused token or an Intercom outage pauses delivery (streams/delivery/outage.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from streams.delivery.outage import OUTAGE, OutageDetector
 from streams.errors import Attempt, AuthError, DeliveryError, RateLimitedError, RetryableDeliveryError
 from streams.observability import metrics
 from streams.observability.health import HEALTH
@@ -21,6 +23,10 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 5
+    # A transient failure is retried until both max_attempts are spent and the backoff sleeps add up to
+    # this horizon (time waited out in an outage does not count): a blip at Intercom costs a delay,
+    # not a dead letter.
+    retry_horizon_s: float = 0.0
     base_delay_s: float = 0.5
     max_delay_s: float = 30.0
     auth_pause_s: float = 5.0
@@ -39,20 +45,38 @@ async def with_retries(
     clock: Callable[[], float] = time.time,
     *,
     pause_on_auth: bool = True,
+    outage: OutageDetector | None = None,
 ) -> T:
     """Run ``operation`` until it succeeds or fails for good; a final DeliveryError carries
     ``attempts`` and ``history`` (each counted attempt's outcome and time) for the dead letter.
 
     ``pause_on_auth=False``: a 401/403 is this call's own failure (e.g. the token may not create
     data attributes), not a wrong token: raise it instead of pausing delivery."""
+    outage = OUTAGE if outage is None else outage
     attempt = 0
+    backed_off_s = 0.0
     history: list[Attempt] = []
     waited_on_429 = 0.0
     while True:
         attempt += 1
         try:
-            return await operation()
+            result = await operation()
+        except RetryableDeliveryError as exc:
+            if outage.failed(operation):
+                # Intercom is down for everyone: wait it out, spending neither attempts nor horizon.
+                attempt -= 1
+                await sleep(outage.probe_delay())
+                continue
+            history.append(Attempt(clock(), exc.outcome))
+            exc.attempts, exc.history = attempt, list(history)
+            if attempt >= policy.max_attempts and backed_off_s >= policy.retry_horizon_s:
+                raise
+            metrics.retry()
+            delay = policy.backoff(attempt)
+            backed_off_s += delay
+            await sleep(delay)
         except RateLimitedError as exc:
+            outage.answered()  # every answer, even an error, says Intercom is up
             attempt -= 1  # a 429 is Intercom pacing us, not a failure of this call
             delay = max(0.0, exc.retry_at - clock()) + random.uniform(0, 0.5)
             waited_on_429 += delay
@@ -62,6 +86,7 @@ async def with_retries(
                 raise
             await sleep(delay)
         except AuthError as exc:
+            outage.answered()
             if not pause_on_auth:
                 exc.attempts = attempt
                 raise
@@ -72,13 +97,10 @@ async def with_retries(
                 metrics.delivery_paused()
             log.debug("token refused (%s); this call retries in %.0fs", exc.status, policy.auth_pause_s)
             await sleep(policy.auth_pause_s)
-        except RetryableDeliveryError as exc:
-            history.append(Attempt(clock(), exc.outcome))
-            exc.attempts, exc.history = attempt, list(history)
-            if attempt >= policy.max_attempts:
-                raise
-            metrics.retry()
-            await sleep(policy.backoff(attempt))
         except DeliveryError as exc:
+            outage.answered()
             exc.attempts, exc.history = attempt, [*history, Attempt(clock(), exc.outcome)]
             raise
+        else:
+            outage.answered()
+            return result

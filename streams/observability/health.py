@@ -5,7 +5,7 @@ signal handlers flip its flags; the web pages only read them.
 
 live:  the event loop keeps running its ticks and the Faust app has not crashed.
 ready: live, the worker has joined the consumer group (partitions assigned), delivery is not paused
-       because Intercom refuses the token, and the Kafka broker is reachable.
+       (Intercom refuses the token, or fails across requests), and the Kafka broker is reachable.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class HealthState:
     auth_paused_since: float | None = None
     auth_status: int | None = None
     broker_error: str | None = None
+    outage_since: float | None = None
 
     # -- hooks ------------------------------------------------------------------------------------
 
@@ -55,6 +56,19 @@ class HealthState:
             self.auth_paused_since = None
             self.auth_status = None
             log.warning("delivery resumed: Intercom accepts the token", paused_s=paused_s, state="resumed")
+
+    def intercom_down(self, failures: int) -> None:
+        """Calls of many requests fail in a row (5xx, timeouts, no connection): delivery pauses."""
+        self.outage_since = time.monotonic()
+        log.error(
+            "delivery paused: Intercom is failing across requests; waiting for it",
+            failures_in_a_row=failures,
+            state="paused",
+        )
+
+    def intercom_recovered(self, paused_s: float) -> None:
+        self.outage_since = None
+        log.warning("delivery resumed: Intercom answers again", paused_s=round(paused_s, 1), state="resumed")
 
     def partitions_assigned(self, count: int) -> None:
         self.joined = True
@@ -95,6 +109,11 @@ class HealthState:
                 f"delivery paused: Intercom refused the token ({self.auth_status}) for "
                 f"{time.monotonic() - self.auth_paused_since:.0f}s; fix INTERCOM_STREAM_INTERCOM_TOKEN"
             )
+        if self.outage_since is not None:
+            problems.append(
+                f"delivery paused: Intercom has been failing across requests for "
+                f"{time.monotonic() - self.outage_since:.0f}s (5xx, timeouts or no connection)"
+            )
         if self.broker_error:
             problems.append(f"Kafka broker unreachable: {self.broker_error}")
         body = {
@@ -102,10 +121,16 @@ class HealthState:
             "reasons": problems,
             "joined": self.joined,
             "assigned_partitions": self.assigned,
-            "delivery_paused": self.auth_paused_since is not None,
+            "delivery_paused": self.paused,
+            "intercom_outage": self.outage_since is not None,
             "broker_reachable": self.broker_error is None,
         }
         return not problems, body
+
+    @property
+    def paused(self) -> bool:
+        """Delivery holds: Intercom refuses the token, or is down."""
+        return self.auth_paused_since is not None or self.outage_since is not None
 
     def reset(self) -> None:
         self.__init__()  # type: ignore[misc]

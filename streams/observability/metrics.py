@@ -89,6 +89,11 @@ DELIVERY_PAUSES = Counter(
     "Times delivery paused because Intercom refused the token (401/403): one per episode.",
     registry=REGISTRY,
 )
+OUTAGES = Counter(
+    PREFIX + "intercom_outages",
+    "Times delivery paused because Intercom failed across requests (5xx, timeouts): one per episode.",
+    registry=REGISTRY,
+)
 DEAD_LETTERS = Counter(
     PREFIX + "dead_letters",
     "Records written to the dead-letter topic, by reason.",
@@ -157,6 +162,10 @@ def rate_gate_wait(seconds: float) -> None:
 
 def delivery_paused() -> None:
     DELIVERY_PAUSES.inc()
+
+
+def outage() -> None:
+    OUTAGES.inc()
 
 
 T = TypeVar("T")
@@ -232,10 +241,16 @@ class _ScrapeTimeGauges(Collector):
         yield sizes
         paused = GaugeMetricFamily(
             PREFIX + "delivery_paused",
-            "1 while delivery is paused because Intercom refuses the token (401/403), else 0.",
+            "1 while delivery is paused (Intercom refuses the token, or fails across requests), else 0.",
         )
-        paused.add_metric([], 1 if HEALTH.auth_paused_since is not None else 0)
+        paused.add_metric([], 1 if HEALTH.paused else 0)
         yield paused
+        outage = GaugeMetricFamily(
+            PREFIX + "intercom_outage",
+            "1 while delivery is paused because Intercom fails across requests (5xx, timeouts), else 0.",
+        )
+        outage.add_metric([], 1 if HEALTH.outage_since is not None else 0)
+        yield outage
 
 
 SCRAPE_TIME = _ScrapeTimeGauges()

@@ -35,6 +35,7 @@ from streams.deadletter import (
 from streams.deadletter.select import REPLAY_HEADER
 from streams.delivery import Executor
 from streams.delivery.attributes import AttributeCache
+from streams.delivery.outage import OUTAGE
 from streams.delivery.retry import RetryPolicy
 from streams.errors import DeliveryError, InvalidEventError
 from streams.events import decode_raw_event, parse_event
@@ -161,7 +162,8 @@ def create_pipeline(settings: Settings) -> Pipeline:
     limiters: dict[int, SlidingWindowLimiter] = {}
     executors: dict[int, Executor] = {}
     lanes: dict[int, UserLanes] = {}
-    policy = RetryPolicy(max_attempts=settings.max_attempts)
+    policy = RetryPolicy(max_attempts=settings.max_attempts, retry_horizon_s=settings.retry_horizon_s)
+    OUTAGE.configure(settings.outage_failures, 3, probe_base_s=1.0, probe_max_s=settings.outage_probe_max_s)
     # One shared client (connection pool, keep-alive) for every partition.
     client = IntercomClient(
         settings.intercom_base_url, token, settings.api_version, timeout_s=settings.request_timeout_s

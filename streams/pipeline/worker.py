@@ -7,6 +7,7 @@ import logging
 
 import faust
 
+from streams import kafka_bootstrap
 from streams.kafka_security import describe as describe_security
 from streams.observability import worker_logging
 from streams.pipeline.app import create_pipeline
@@ -23,6 +24,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     asyncio.set_event_loop(loop)
     # Start-up checks before consuming anything: connection and credentials, topics, co-partitioning,
     # where the consumer group starts. Each failure is a ConfigurationError naming the setting to fix.
+    kafka_bootstrap.install(settings.kafka_connect_timeout_s)  # a broker restarting now is waited for
     log.info("connecting to Kafka at %s (%s)", settings.bootstrap_servers, describe_security(settings))
     loop.run_until_complete(ensure_topics(settings, check_offsets=True))
     pipeline = create_pipeline(settings)

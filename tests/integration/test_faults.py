@@ -29,7 +29,7 @@ from streams.emulator_admin import EmulatorAdmin
 from streams.events import AVRO_CONTENT_TYPE, EVENT_TYPES
 from streams.kafka_io import read_all
 from streams.localkafka import LocalKafka, external_bootstrap
-from streams.processes import free_port, start_emulator, worker_env
+from streams.processes import free_port, start_emulator, start_worker, worker_env
 from streams.records import codec_for
 from tests.integration.builders import identify, track
 from tests.integration.conftest import TOKEN, RunningPipeline
@@ -394,6 +394,73 @@ def test_a_broker_restart_mid_stream_loses_nothing(emulator: EmulatorAdmin, tmp_
     assert letters == [], [(d["reason"], d["message"][:120]) for d in letters]
     assert_every_event_once(state, users, tracks)
     assert_per_user_order(calls, users, tracks)
+
+
+def test_a_worker_started_as_the_broker_goes_down_waits_for_it(
+    emulator: EmulatorAdmin, tmp_path: Path
+) -> None:
+    users = [f"bst-{i:02d}" for i in range(5)]
+    events = stories(users, 2)
+    with (
+        LocalKafka() as kafka,
+        pipeline_on(kafka.bootstrap, emulator, tmp_path, kafka_connect_timeout_s="30") as pipeline,
+    ):
+        worker = start_worker(tmp_path / "worker-0.log", pipeline.env)
+        pipeline.workers.append(worker)
+        time.sleep(0.4)  # the worker is starting: checks, admin client, Faust's clients
+        kafka.restart(downtime_s=6.0)
+        pipeline.publish(events)
+        pipeline.wait_drained(len(events))
+        state = emulator.state()
+        alive = worker.process.poll() is None
+        letters = pipeline.dead_letters()
+    assert alive, "the worker exited:\n" + worker.log_text()[-2000:]
+    assert letters == []
+    assert_every_event_once(state, users, 2)
+
+
+# -- 4b. an Intercom outage ------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(420)
+def test_a_two_minute_intercom_outage_pauses_delivery_and_dead_letters_nothing(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    users = [f"out-{i:02d}" for i in range(12)]
+    tracks = 4
+    events = stories(users, tracks)  # 60 events
+    before, during = events[:24], events[24:]
+    with (
+        own_emulator(tmp_path, "--rate-limit", "off") as emulator,
+        # The default max_attempts (5) over ~2 s of backoff is what dead-lettered a blip before;
+        # a short horizon shows that the outage, not the horizon, keeps these events alive.
+        pipeline_on(
+            kafka_bootstrap, emulator, tmp_path, request_timeout_s="2", retry_horizon_s="10"
+        ) as pipeline,
+    ):
+        pipeline.start()
+        pipeline.publish(before)
+        wait_for(lambda: len(emulator.requests()) >= 12, "12 calls")
+        # Intercom down for two minutes: first every call answered 503, then connections dropped.
+        emulator.script_fault(path="*", kind="status", status=503, count=1_000_000)
+        pipeline.publish(during)
+        time.sleep(60)
+        emulator.clear_faults()
+        emulator.script_fault(path="*", kind="drop", count=1_000_000)
+        time.sleep(60)
+        failed_calls = sum(1 for c in emulator.requests() if c["status"] >= 500 or c["status"] == 499)
+        emulator.clear_faults()
+        pipeline.wait_drained(len(events))
+        state, calls = emulator.state(), emulator.requests()
+        letters = pipeline.dead_letters()
+        logs = pipeline.logs()
+
+    assert letters == [], [(d["reason"], d["message"][:120]) for d in letters]
+    assert_every_event_once(state, users, tracks)
+    assert_per_user_order(calls, users, tracks)
+    assert logs.count("delivery paused: Intercom is failing across requests") >= 1
+    assert "delivery resumed: Intercom answers again" in logs
+    print(f"calls that failed during the outage: {failed_calls} (probes, not dead letters)")
 
 
 # -- 5. the token's secrecy -------------------------------------------------------------------------
