@@ -89,6 +89,11 @@ DELIVERY_PAUSES = Counter(
     "Times delivery paused because Intercom refused the token (401/403): one per episode.",
     registry=REGISTRY,
 )
+REPLAYS_AVOIDED = Counter(
+    PREFIX + "replays_avoided",
+    "Records read again (a rewind, a rebalance) that were not handled again: this worker had done them.",
+    registry=REGISTRY,
+)
 OUTAGES = Counter(
     PREFIX + "intercom_outages",
     "Times delivery paused because Intercom failed across requests (5xx, timeouts): one per episode.",
@@ -162,6 +167,10 @@ def rate_gate_wait(seconds: float) -> None:
 
 def delivery_paused() -> None:
     DELIVERY_PAUSES.inc()
+
+
+def replay_avoided() -> None:
+    REPLAYS_AVOIDED.inc()
 
 
 def outage() -> None:

@@ -268,6 +268,10 @@ def create_pipeline(settings: Settings) -> Pipeline:
             if not admission.process:
                 faust_guards.release(app.consumer, message)
                 continue
+            if ledger.is_done(message.tp, message.offset):  # read again (rewind, rebalance): done already
+                metrics.replay_avoided()
+                faust_guards.release(app.consumer, message)
+                continue
             if lanes_for is None:
                 await handle_then_finish(event, handle)
             else:
@@ -297,7 +301,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
 
     # After each rebalance reading restarts at the committed offsets: both start over from there.
     faust_guards.after_seek(sequencer.forget)
-    faust_guards.after_seek(ledger.forget)
+    faust_guards.after_seek(ledger.reading_restarted)
 
     def too_large(what: str, size: int) -> InvalidEventError:
         return InvalidEventError(

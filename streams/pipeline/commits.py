@@ -9,7 +9,9 @@ whichever way the worker stops.
 
 Per partition the ledger keeps ``base`` (every offset below it is done, or was committed before) and
 the set of done offsets above it. A record finished late, after a rebalance moved reading back, is
-still done: a completion is a fact, whenever it arrives.
+still done: a completion is a fact, whenever it arrives. The same facts spare replays: when reading
+goes back (a rewind over a lost record, a persistent hole, a rebalance that leaves the partition
+here), a record the ledger knows to be done is not handled again (``is_done``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 class _Partition:
     base: int
     done: set[int] = field(default_factory=set)
+    stale: bool = False  # reading restarted (rebalance): check the start again before use
     gaps: list[tuple[int, int]] = field(default_factory=list)  # [start, end): offsets holding no record
 
     def advance(self) -> int:
@@ -46,11 +49,18 @@ class CommitLedger:
 
     def _partition(self, tp: Hashable) -> _Partition | None:
         part = self._partitions.get(tp)
+        if part is not None and not part.stale:
+            return part
+        start = self._start_offset(tp)
+        if start is None:  # not assigned (revoked), or not sought yet: nothing to commit
+            return None
         if part is None:
-            start = self._start_offset(tp)
-            if start is None:  # not assigned (revoked), or not sought yet: nothing to commit
-                return None
             part = self._partitions[tp] = _Partition(start)
+        else:
+            # Still ours after a rebalance: what it did before is still done. Another owner may have
+            # committed further meanwhile; nothing can be committed below what it committed.
+            part.base, part.stale = max(part.base, start), False
+            part.done = {offset for offset in part.done if offset >= part.base}
         return part
 
     def done(self, tp: Hashable, offset: int) -> None:
@@ -58,6 +68,11 @@ class CommitLedger:
         part = self._partition(tp)
         if part is not None and offset >= part.base:
             part.done.add(offset)
+
+    def is_done(self, tp: Hashable, offset: int) -> bool:
+        """Known to be fully handled (by this worker, or committed): handling it again is a replay."""
+        part = self._partition(tp)
+        return part is not None and (offset < part.advance() or offset in part.done)
 
     def skip(self, tp: Hashable, start: int, end: int) -> None:
         """Kafka confirmed that offsets [start, end) hold no record (transaction markers, compaction)."""
@@ -81,9 +96,8 @@ class CommitLedger:
     def partitions(self) -> Iterator[Hashable]:
         return iter(list(self._partitions))
 
-    def forget(self) -> None:
-        """Reading restarts at the committed offsets (after each rebalance): start over from there."""
-        self._partitions.clear()
-
-    def forget_partition(self, tp: Hashable) -> None:
-        self._partitions.pop(tp, None)
+    def reading_restarted(self) -> None:
+        """After each rebalance reading restarts at the committed offsets; each partition checks its
+        start again when next used (a partition no longer assigned has none: nothing to commit)."""
+        for part in self._partitions.values():
+            part.stale = True

@@ -82,9 +82,34 @@ def test_records_below_the_start_are_ignored_and_a_late_completion_still_counts(
     ledger = CommitLedger(starts.get)
     ledger.done(DELIVERY, 29)  # a replay of a record committed before
     assert ledger.committable(DELIVERY) == 30
-    ledger.forget()  # a rebalance: reading restarts at the committed offset
+    ledger.reading_restarted()  # a rebalance: reading restarts at the committed offset
     ledger.done(DELIVERY, 30)  # a call that was in flight across it finishes now: it is done
     assert ledger.committable(DELIVERY) == 31
+
+
+def test_what_was_done_stays_done_when_reading_goes_back() -> None:
+    starts: dict[TP, int] = {DELIVERY: 10}
+    ledger = CommitLedger(starts.get)
+    for offset in (10, 11, 12, 14, 15):
+        ledger.done(DELIVERY, offset)
+    # A rebalance leaves the partition here; the group's commit had stayed at 10.
+    ledger.reading_restarted()
+    assert [o for o in range(10, 17) if ledger.is_done(DELIVERY, o)] == [10, 11, 12, 14, 15]
+    assert ledger.committable(DELIVERY) == 13
+
+
+def test_a_partition_back_from_another_owner_starts_at_its_commit() -> None:
+    starts: dict[TP, int | None] = {DELIVERY: 10}
+    ledger = CommitLedger(starts.get)
+    ledger.done(DELIVERY, 10)
+    ledger.done(DELIVERY, 12)
+    ledger.reading_restarted()
+    starts[DELIVERY] = None  # revoked: nothing to commit, nothing known
+    assert ledger.committable(DELIVERY) is None and not ledger.is_done(DELIVERY, 12)
+    ledger.reading_restarted()
+    starts[DELIVERY] = 40  # back, after another worker committed up to 40
+    assert ledger.committable(DELIVERY) == 40
+    assert ledger.is_done(DELIVERY, 39) and not ledger.is_done(DELIVERY, 40)
 
 
 def test_periodic_commit_stops_at_the_record_whose_call_is_in_flight() -> None:
