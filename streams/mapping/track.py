@@ -14,12 +14,12 @@ from typing import Any
 from streams.errors import InvalidEventError
 from streams.events import SegmentEvent
 from streams.mapping.attributes import clean, compact
-from streams.mapping.fields import as_text
 from streams.mapping.identify import contact_ref
 from streams.mapping.money import convert_revenue, object_shape, reduce_objects
 from streams.mapping.options import MappingOptions
 from streams.mapping.plan import Action, Operation, Report
 from streams.mapping.timestamps import event_seconds, to_unix_seconds
+
 
 def _dates(metadata: dict[str, Any]) -> dict[str, Any]:
     out = {}
