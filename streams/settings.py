@@ -229,6 +229,16 @@ class Settings(BaseSettings):
         description="Consent categories an event must be granted (context.consentManagement), comma "
         "separated; empty: no check.",
     )
+    revenue_key: Literal["price", "revenue"] = Field(
+        "price",
+        description="Track metadata key of properties.revenue (an amount in cents with its currency, "
+        "default usd): price, as Segment sends it, or revenue.",
+    )
+    track_email_metadata: bool = Field(
+        False,
+        description="Send properties.email as track metadata too (Segment and our default leave it "
+        "out: it identifies the user).",
+    )
     deletion_topic: str = Field(
         "",
         description="Optional extra input topic of deletion requests (delete events); empty: raw-events "
@@ -297,6 +307,8 @@ class Settings(BaseSettings):
             page_event_template=self.page_event_template,
             screen_event_template=self.screen_event_template,
             consent_categories=split_list(self.consent_categories),
+            revenue_key=self.revenue_key,
+            track_email_metadata=self.track_email_metadata,
         )
 
     def delivery_options(self) -> DeliveryOptions:

@@ -351,7 +351,10 @@ class Executor:
     async def _upsert_contact(self, user_key: str, operation: Operation) -> None:
         body = await self._known_attributes("contact", operation.body)
         from_table = bool(self.contacts.get(user_key))
-        contact_id = await self.resolve_contact(user_key, operation.contact)
+        search = search_before_create(operation.contact)
+        # A user with an external_id is created first: a new contact costs one call, and for one
+        # Intercom already has, the 409 names it (an update: two calls, as search-then-update).
+        contact_id = await self.resolve_contact(user_key, operation.contact) if from_table or search else None
         if contact_id is not None:
             if await self._update_contact(user_key, contact_id, body):
                 return
@@ -361,7 +364,8 @@ class Executor:
                 "known contact %s no longer exists in Intercom; resolving %s again", contact_id, user_key
             )
             _forget(self.contacts, user_key)
-            contact_id = await self.resolve_contact(user_key, operation.contact) if from_table else None
+            again = from_table and search
+            contact_id = await self.resolve_contact(user_key, operation.contact) if again else None
             if contact_id is not None:
                 if await self._update_contact(user_key, contact_id, body):
                     return
@@ -371,7 +375,9 @@ class Executor:
         except ConflictError as conflict:
             if not conflict.existing_id:
                 raise
-            # Search lag or a race: Intercom names the contact, so update it instead (no second search).
+            # Known to Intercom (created first), search lag or a race: Intercom names the contact, so
+            # update it (no search). The name may be for the external_id or for the email of a user
+            # without one (then this sets its external_id): docs/mapping.md, "Create first".
             if conflict.archived:
                 await self._request("POST", f"/contacts/{conflict.existing_id}/unarchive")
             created, sent = await self._write("contact", "PUT", f"/contacts/{conflict.existing_id}", body)
@@ -761,6 +767,16 @@ class Executor:
         Action.TAG_CONTACT: _tag_contact,
         Action.UNTAG_CONTACT: _untag_contact,
     }
+
+
+def search_before_create(ref: ContactRef | None) -> bool:
+    """Search only where a create cannot name the contact: email-only users (Intercom lets several
+    contacts share an email, so the 409 is no lookup), a lookup override, leads (never searched: the
+    table knows them, so this costs no call)."""
+    if ref is None:
+        return False
+    override = ref.lookup_value is not None and ref.lookup != "external_id_or_email"
+    return override or not ref.user_id
 
 
 def _forget(table: Table, key: str) -> None:

@@ -10,6 +10,23 @@ from typing import Any
 from streams.errors import InvalidEventError
 
 EVENT_TYPES = frozenset({"identify", "track", "group", "page", "screen", "alias", "delete"})
+# Where a trait may sit, in precedence order: Segment's SDKs send ``traits``, RudderStack's identify
+# sends only ``context.traits``. Every trait read (fields, lookups, custom attributes) uses this order.
+TRAIT_SOURCES = ("traits", "context.traits")
+
+
+def is_present(value: Any) -> bool:
+    """An explicit null or a blank string says nothing: the next source is read."""
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def pick_trait(sources: tuple[dict[str, Any], ...], name: str) -> Any:
+    """The first present value of ``name`` in ``sources`` (given in ``TRAIT_SOURCES`` order)."""
+    for source in sources:
+        value = source.get(name)
+        if is_present(value):
+            return value
+    return None
 
 
 def _obj(raw: dict[str, Any], name: str) -> dict[str, Any]:
@@ -58,6 +75,25 @@ class SegmentEvent:
         value = self.context.get("traits")
         return value if isinstance(value, dict) else {}
 
+    def trait(self, *names: str) -> Any:
+        """The first present value of any of ``names`` (in that order), each read in ``TRAIT_SOURCES``
+        order; None when no source has one."""
+        for name in names:
+            value = pick_trait((self.traits, self.context_traits), name)
+            if value is not None:
+                return value
+        return None
+
+    def merged_traits(self) -> dict[str, Any]:
+        """Every trait once, by the same precedence as ``trait``; a name whose value is null or blank
+        everywhere keeps it (an explicit null clears an attribute)."""
+        merged = {**self.context_traits, **self.traits}
+        for name in merged:
+            value = pick_trait((self.traits, self.context_traits), name)
+            if value is not None:
+                merged[name] = value
+        return merged
+
     def get(self, name: str) -> Any:
         return self.raw.get(name)
 
@@ -86,11 +122,7 @@ def parse_event(raw: dict[str, Any]) -> SegmentEvent:
     integrations = _obj(raw, "integrations")
     found = context.get("traits")
     context_traits: dict[str, Any] = found if isinstance(found, dict) else {}
-    email = None
-    for source in (traits, context_traits, properties):
-        email = _text(source.get("email"))
-        if email:
-            break
+    email = _text(pick_trait((traits, context_traits, properties), "email"))
     user_id = _text(raw.get("userId"))
     anonymous_id = _text(raw.get("anonymousId"))
     if not (user_id or anonymous_id or email):

@@ -8,6 +8,7 @@ from streams.errors import InvalidEventError
 from streams.events import SegmentEvent
 from streams.mapping.group import plan_group
 from streams.mapping.identify import contact_ref, plan_identify
+from streams.mapping.integrations import integrations_problem
 from streams.mapping.lifecycle import (
     alias_key,
     as_user,
@@ -44,6 +45,9 @@ def plan_event(event: SegmentEvent, options: MappingOptions | None = None) -> Pl
         raise InvalidEventError("unsupported_type", f"{event.type} events are not delivered to Intercom")
     key = alias_key(event) or event.user_key
     try:
+        withheld = integrations_problem(event.integrations)
+        if withheld is not None:
+            raise Filtered("integration_disabled", withheld)
         problem = consent_problem(event, options)
         if problem is not None:
             raise Filtered("consent_denied", problem)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from streams.events import SegmentEvent
+from streams.events import TRAIT_SOURCES, SegmentEvent, is_present
 
 Converter = Callable[[Any], Any]
 
@@ -35,7 +35,7 @@ def lookup(event: SegmentEvent | Mapping[str, Any], path: str) -> Any:
 def first(event: SegmentEvent | Mapping[str, Any], paths: Sequence[str]) -> Any:
     for path in paths:
         value = lookup(event, path)
-        if value is not None and value != "":
+        if is_present(value):
             return value
     return None
 
@@ -51,9 +51,10 @@ def apply_table(event: SegmentEvent | Mapping[str, Any], table: Sequence[Field])
     return body
 
 
-def traits_paths(name: str) -> list[str]:
-    """A trait may sit in ``traits`` or ``context.traits``; root wins."""
-    return [f"traits.{name}", f"context.traits.{name}"]
+def traits_paths(*names: str) -> list[str]:
+    """The paths of traits ``names`` for field tables: each name in ``TRAIT_SOURCES`` order (the
+    precedence of ``SegmentEvent.trait``, which reads a trait outside tables)."""
+    return [f"{source}.{name}" for name in names for source in TRAIT_SOURCES]
 
 
 def as_text(value: Any) -> str | None:

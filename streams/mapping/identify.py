@@ -32,11 +32,10 @@ def _role(value: Any) -> str | None:
     return text.lower() if text and text.lower() in ("user", "lead") else None
 
 
-def _paths(*names: str) -> list[str]:
-    return [p for name in names for p in traits_paths(name)]
+_paths = traits_paths
 
-
-USER_ID_PATHS = ["userId", *_paths("userId", "id")]
+# ``external_id`` is where RudderStack's rETL and lookup users put the id (often only in context.traits).
+USER_ID_PATHS = ["userId", *_paths("userId", "id", "external_id")]
 EMAIL_PATHS = [*_paths("email"), "properties.email"]
 
 CONTACT_FIELDS: tuple[Field, ...] = (
@@ -93,19 +92,21 @@ LOOKUP_FIELDS = {"userId": "external_id", "user_id": "external_id", "external_id
 
 
 def _full_name(event: SegmentEvent) -> str | None:
-    first_name = as_text(first(event, _paths(*FIRST_NAMES)))
-    last_name = as_text(first(event, _paths(*LAST_NAMES)))
+    first_name = as_text(event.trait(*FIRST_NAMES))
+    last_name = as_text(event.trait(*LAST_NAMES))
     return " ".join(part for part in (first_name, last_name) if part) or None
 
 
 def lookup_override(event: SegmentEvent) -> tuple[str, str] | None:
-    """``integrations.Intercom.lookup: "phone"`` → ``("phone", <the phone>)``, when both are there."""
+    """``integrations.Intercom.lookup: "phone"`` → ``("phone", <the phone>)``, when both are there.
+    The value is read like every trait (``traits``, then ``context.traits``); ``external_id`` is the
+    user id, as in the contact body."""
     name = as_text(first(event, intercom_paths("lookup")))
     if not name:
         return None
     field = LOOKUP_FIELDS.get(name, name)
-    paths = USER_ID_PATHS if field == "external_id" else _paths(name, field)
-    value = as_text(first(event, paths))
+    found = first(event, USER_ID_PATHS) if field == "external_id" else event.trait(name, field)
+    value = as_text(found)
     return None if value is None else (field, value)
 
 
@@ -119,7 +120,7 @@ def contact_ref(event: SegmentEvent) -> ContactRef:
 
 
 def custom_attributes(event: SegmentEvent, options: MappingOptions) -> tuple[dict[str, Any], list[Report]]:
-    traits = without({**event.context_traits, **event.traits}, RESERVED_TRAITS)
+    traits = without(event.merged_traits(), RESERVED_TRAITS)
     if options.collect_context:
         for name, path in CONTEXT_ATTRIBUTES:
             value = lookup(event, path)
@@ -147,17 +148,9 @@ def contact_body(
 
 
 def _trait_companies(event: SegmentEvent) -> list[Any]:
-    found: list[Any] = []
-    for source in (event.traits, event.context_traits):
-        company = source.get("company")
-        companies = source.get("companies")
-        if company is not None:
-            found.append(company)
-        if isinstance(companies, list):
-            found.extend(companies)
-        if found:
-            return found  # root traits win over context.traits, as for every other trait
-    return found
+    company = event.trait("company")
+    companies = event.trait("companies")
+    return ([] if company is None else [company]) + (companies if isinstance(companies, list) else [])
 
 
 def _tag_names(value: Any) -> list[str]:

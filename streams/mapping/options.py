@@ -13,6 +13,7 @@ ArrayPolicy = Literal["stringify", "drop"]
 LongStringPolicy = Literal["truncate", "drop"]
 AnonymousPolicy = Literal["lead", "external_id", "skip"]
 PagePolicy = Literal["ignore", "track"]
+RevenueKey = Literal["price", "revenue"]
 
 # Intercom stores custom attribute and metadata strings up to 255 characters.
 MAX_STRING = 255
@@ -38,6 +39,10 @@ class MappingOptions:
     page_event_template: str = "Viewed {name} Page"
     screen_event_template: str = "Viewed {name} Screen"
     consent_categories: tuple[str, ...] = ()
+    # Segment sends properties.revenue as the metadata key "price"; "revenue" keeps our old key.
+    revenue_key: RevenueKey = "price"
+    # Segment drops properties.email from track metadata (it identifies the user); True sends it.
+    track_email_metadata: bool = False
 
     def event_allowed(self, name: str) -> bool:
         """Exact names or shell-style patterns (``Order *``); the deny list wins over the allow list."""

@@ -99,7 +99,7 @@ class Report:
 class Filtered(Exception):
     """Raised by a planner for an event that is deliberately not sent (``reason`` is a closed set:
     ``event_filtered``, ``page_ignored``, ``screen_ignored``, ``anonymous_skipped``, ``consent_denied``,
-    ``alias_noop``). The pipeline counts and logs it; it is not an error."""
+    ``alias_noop``, ``integration_disabled``). The pipeline counts and logs it; it is not an error."""
 
     def __init__(self, reason: str, message: str = "") -> None:
         super().__init__(message or reason)

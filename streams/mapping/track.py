@@ -1,8 +1,9 @@
 """track → one track_event operation (POST /events), or none when the allow/deny lists filter it.
 
 metadata rules (Intercom's): no nesting (objects are flattened with ``_``) except monetary amounts
-``{amount, currency}`` and rich links ``{url, value}``; ``*_date`` keys are Unix seconds; strings up to
-255 characters; at most 10 keys (``metadata_priority`` decides which, the rest are reported).
+``{amount, currency}`` and rich links ``{url, value}`` (``money.py``: revenue, extra keys cut);
+``*_date`` keys are Unix seconds; strings up to 255 characters; at most 10 keys (``metadata_priority``
+decides which, the rest are reported). ``properties.email`` names the user: not metadata by default.
 """
 
 from __future__ import annotations
@@ -13,38 +14,11 @@ from typing import Any
 from streams.errors import InvalidEventError
 from streams.events import SegmentEvent
 from streams.mapping.attributes import clean, compact
-from streams.mapping.fields import as_text
 from streams.mapping.identify import contact_ref
+from streams.mapping.money import convert_revenue, object_shape, reduce_objects
 from streams.mapping.options import MappingOptions
 from streams.mapping.plan import Action, Operation, Report
 from streams.mapping.timestamps import event_seconds, to_unix_seconds
-
-# Amounts Segment sends as plain numbers next to ``currency``; Intercom wants cents.
-MONEY_KEYS = ("revenue", "total", "price")
-
-
-def _kept_as_object(value: Any) -> bool:
-    """Intercom keeps two object shapes in metadata: monetary amounts and rich links."""
-    return isinstance(value, Mapping) and (
-        {"amount", "currency"} <= value.keys() or {"url", "value"} <= value.keys()
-    )
-
-
-def _money(properties: dict[str, Any]) -> dict[str, Any]:
-    """``revenue: 49.99, currency: "EUR"`` → ``revenue: {amount: 4999, currency: "eur"}``."""
-    currency = as_text(properties.get("currency"))
-    if currency is None:
-        return properties
-    out = dict(properties)
-    converted = False
-    for key in MONEY_KEYS:
-        value = out.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            out[key] = {"amount": round(value * 100), "currency": currency.lower()}
-            converted = True
-    if converted:
-        out.pop("currency")
-    return out
 
 
 def _dates(metadata: dict[str, Any]) -> dict[str, Any]:
@@ -77,12 +51,16 @@ def event_metadata(
     properties: Mapping[str, Any], options: MappingOptions | None = None
 ) -> tuple[dict[str, Any], list[Report]]:
     options = options or MappingOptions()
-    values = _money(dict(properties))
-    kept = [k for k, v in values.items() if _kept_as_object(v)]
-    metadata, reports = clean(values, options, where="event", keep=kept)
+    values = dict(properties)
+    if not options.track_email_metadata:
+        values.pop("email", None)  # it says who the user is (the event's email), not what happened
+    values, reports = convert_revenue(values, options.revenue_key)
+    values, cut = reduce_objects(values)
+    kept = [k for k, v in values.items() if object_shape(v) is not None]
+    metadata, cleaned = clean(values, options, where="event", keep=kept)
     metadata = {k: metadata[k] for k in [*values, *metadata] if k in metadata}  # sent order first
     metadata, trimmed = _limit(_dates(metadata), options)
-    return metadata, reports + trimmed
+    return metadata, reports + cut + cleaned + trimmed
 
 
 def event_created_at(event: SegmentEvent) -> int:

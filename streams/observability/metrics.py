@@ -49,7 +49,7 @@ REQUEST_DURATION = Histogram(
 EVENTS_FILTERED = Counter(
     PREFIX + "events_filtered",
     "Valid events deliberately not sent, by reason (event_filtered, page_ignored, screen_ignored, "
-    "anonymous_skipped, consent_denied, alias_noop).",
+    "anonymous_skipped, consent_denied, alias_noop, integration_disabled).",
     ["reason"],
     registry=REGISTRY,
 )

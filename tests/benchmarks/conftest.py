@@ -35,6 +35,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
 # Table order: economy, throughput, latency, state, budget.
 ORDER = [
     "calls per event (workload)",
+    "calls of a new user's identify",
     "transform in-process",
     "emulator alone, serial calls",
     "end to end, one worker",

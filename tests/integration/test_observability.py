@@ -124,7 +124,7 @@ def test_ready_turns_red_while_intercom_refuses_the_token(pipeline: RunningPipel
     assert body["delivery_paused"] is True
     assert any("refused the token" in reason for reason in body["reasons"]), body
     assert get(port, "/health/live")[0] == 200  # paused is not dead: no restart loop
-    assert value(port, "intercom_stream_requests_total", endpoint="POST /contacts/search", status="401") >= 1
+    assert value(port, "intercom_stream_requests_total", endpoint="POST /contacts", status="401") >= 1
     pipeline.stop()
     assert "tok_wrong_value_123" not in pipeline.logs()
     assert any("delivery paused" in json.loads(line)["message"] for line in pipeline.logs().splitlines())

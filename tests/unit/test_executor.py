@@ -16,7 +16,7 @@ from streams.delivery.retry import RetryPolicy
 from streams.errors import DeliveryError, NotFoundError, RejectedError
 from streams.events import parse_event
 from streams.intercom.responses import classify
-from streams.mapping import plan_event
+from streams.mapping import ContactRef, plan_event
 
 FAST = RetryPolicy(max_attempts=3, base_delay_s=0.001, max_delay_s=0.002)
 SOURCE = SourceRecord("intercom-requests", 0, 7, b"u1", b"{}", 1)
@@ -67,6 +67,7 @@ def plan(raw: dict[str, Any]):  # type: ignore[no-untyped-def]
 
 
 IDENTIFY = {"type": "identify", "userId": "u1", "traits": {"email": "A@x.io"}}
+EMAIL_ONLY = {"type": "identify", "traits": {"email": "A@x.io"}}
 CONTACT = {"type": "contact", "id": "c1", "role": "user", "external_id": "u1"}
 EMPTY = {"type": "list", "data": [], "total_count": 0}
 
@@ -75,33 +76,47 @@ def error_list(code: str, message: str) -> dict[str, Any]:
     return {"type": "error.list", "errors": [{"code": code, "message": message}]}
 
 
-async def test_unknown_user_is_searched_then_created_and_remembered() -> None:
-    intercom = ScriptedIntercom(
-        {
-            "POST /contacts/search": [(200, EMPTY)],
-            "POST /contacts": [(200, CONTACT)],
-            "PUT /contacts/c1": [(200, CONTACT)],
-        }
-    )
+async def test_unknown_user_is_created_first_and_remembered() -> None:
+    intercom = ScriptedIntercom({"POST /contacts": [(200, CONTACT)], "PUT /contacts/c1": [(200, CONTACT)]})
     contacts: dict[str, Any] = {}
     executor = Executor(intercom, contacts, {}, FAST)
     await executor.execute(plan(IDENTIFY))
-    assert intercom.routes == ["POST /contacts/search", "POST /contacts"]
-    assert intercom.calls[0][2] == {
-        "query": {
-            "operator": "OR",
-            "value": [
-                {"field": "external_id", "operator": "=", "value": "u1"},
-                {"field": "email", "operator": "=", "value": "a@x.io"},
-            ],
-        }
-    }
+    # A new user costs one call: no search first (a 409 would name an existing contact).
+    assert intercom.calls == [("POST", "/contacts", {"external_id": "u1", "email": "A@x.io", "role": "user"})]
     assert contacts["u1"]["id"] == "c1" and contacts["u1"]["role"] == "user"
     await executor.execute(plan(IDENTIFY))  # known and unchanged: no call at all
-    assert intercom.routes[2:] == [] and executor.skipped == 1
+    assert intercom.routes[1:] == [] and executor.skipped == 1
     changed = {**IDENTIFY, "traits": {"email": "A@x.io", "name": "Ada"}}
     await executor.execute(plan(changed))  # known: one PUT of what changed, no search
-    assert intercom.calls[2:] == [("PUT", "/contacts/c1", {"name": "Ada"})]
+    assert intercom.calls[1:] == [("PUT", "/contacts/c1", {"name": "Ada"})]
+
+
+async def test_email_only_user_is_searched_then_created() -> None:
+    # Without an external_id a 409 is no lookup (leads may share the email): search first.
+    intercom = ScriptedIntercom({"POST /contacts/search": [(200, EMPTY)], "POST /contacts": [(200, CONTACT)]})
+    contacts: dict[str, Any] = {}
+    await Executor(intercom, contacts, {}, FAST).execute(plan(EMAIL_ONLY))
+    assert intercom.routes == ["POST /contacts/search", "POST /contacts"]
+    assert intercom.calls[0][2] == {"query": {"field": "email", "operator": "=", "value": "a@x.io"}}
+    assert contacts["A@x.io"]["id"] == "c1"
+
+
+async def test_lookup_override_is_searched_before_create() -> None:
+    raw = {
+        **IDENTIFY,
+        "traits": {"email": "A@x.io", "phone": "+1"},
+        "integrations": {"Intercom": {"lookup": "phone"}},
+    }
+    found = {**CONTACT, "id": "c7"}
+    intercom = ScriptedIntercom(
+        {
+            "POST /contacts/search": [(200, {"type": "list", "data": [found]})],
+            "PUT /contacts/c7": [(200, found)],
+        }
+    )
+    await Executor(intercom, {}, {}, FAST).execute(plan(raw))
+    assert intercom.routes == ["POST /contacts/search", "PUT /contacts/c7"]
+    assert intercom.calls[0][2] == {"query": {"field": "phone", "operator": "=", "value": "+1"}}
 
 
 async def test_search_prefers_the_external_id_match() -> None:
@@ -112,18 +127,26 @@ async def test_search_prefers_the_external_id_match() -> None:
             {"id": "c1", "role": "user", "external_id": "u1", "email": "a@x.io", "created_at": 5},
         ],
     }
-    intercom = ScriptedIntercom(
-        {"POST /contacts/search": [(200, matches)], "PUT /contacts/c1": [(200, CONTACT)]}
-    )
+    intercom = ScriptedIntercom({"POST /contacts/search": [(200, matches)]})
     contacts: dict[str, Any] = {}
-    await Executor(intercom, contacts, {}, FAST).execute(plan(IDENTIFY))
-    assert intercom.routes == ["POST /contacts/search", "PUT /contacts/c1"]
+    found = await Executor(intercom, contacts, {}, FAST).resolve_contact(
+        "u1", ContactRef(user_id="u1", email="A@x.io")
+    )
+    assert found == "c1" and contacts["u1"]["id"] == "c1"
+    assert intercom.calls[0][2] == {
+        "query": {
+            "operator": "OR",
+            "value": [
+                {"field": "external_id", "operator": "=", "value": "u1"},
+                {"field": "email", "operator": "=", "value": "a@x.io"},
+            ],
+        }
+    }
 
 
-async def test_conflict_on_create_updates_the_named_contact_without_searching_again() -> None:
+async def test_conflict_on_create_updates_the_named_contact_without_searching() -> None:
     intercom = ScriptedIntercom(
         {
-            "POST /contacts/search": [(200, EMPTY)],
             "POST /contacts": [
                 (409, error_list("conflict", "A contact matching those details already exists with id=c9"))
             ],
@@ -132,7 +155,9 @@ async def test_conflict_on_create_updates_the_named_contact_without_searching_ag
     )
     contacts: dict[str, Any] = {}
     await Executor(intercom, contacts, {}, FAST).execute(plan(IDENTIFY))
-    assert intercom.routes == ["POST /contacts/search", "POST /contacts", "PUT /contacts/c9"]
+    # An existing contact unknown to the tables: two calls, as search-then-update.
+    assert intercom.routes == ["POST /contacts", "PUT /contacts/c9"]
+    assert intercom.calls[1][2] == {"external_id": "u1", "email": "A@x.io", "role": "user"}
     assert contacts["u1"]["id"] == "c9"
 
 
@@ -150,7 +175,21 @@ async def test_archived_conflict_is_unarchived_first() -> None:
     assert intercom.routes[-2:] == ["POST /contacts/c9/unarchive", "PUT /contacts/c9"]
 
 
-async def test_known_contact_deleted_in_intercom_is_searched_again_then_recreated() -> None:
+async def test_known_contact_deleted_in_intercom_is_created_again() -> None:
+    intercom = ScriptedIntercom(
+        {
+            "PUT /contacts/gone": [(404, error_list("not_found", "Contact Not Found"))],
+            "POST /contacts": [(200, CONTACT)],
+        }
+    )
+    contacts: dict[str, Any] = {"u1": {"id": "gone", "role": "user"}}
+    await Executor(intercom, contacts, {}, FAST).execute(plan(IDENTIFY))
+    assert intercom.routes == ["PUT /contacts/gone", "POST /contacts"]
+    assert intercom.calls[1][2] == {"external_id": "u1", "email": "A@x.io", "role": "user"}
+    assert contacts["u1"]["id"] == "c1" and contacts["u1"]["fingerprint"]
+
+
+async def test_known_email_only_contact_deleted_in_intercom_is_searched_again_then_recreated() -> None:
     intercom = ScriptedIntercom(
         {
             "PUT /contacts/gone": [(404, error_list("not_found", "Contact Not Found"))],
@@ -158,26 +197,26 @@ async def test_known_contact_deleted_in_intercom_is_searched_again_then_recreate
             "POST /contacts": [(200, CONTACT)],
         }
     )
-    contacts: dict[str, Any] = {"u1": {"id": "gone", "role": "user"}}
-    await Executor(intercom, contacts, {}, FAST).execute(plan(IDENTIFY))
+    contacts: dict[str, Any] = {"A@x.io": {"id": "gone", "role": "user"}}
+    await Executor(intercom, contacts, {}, FAST).execute(plan(EMAIL_ONLY))
     assert intercom.routes == ["PUT /contacts/gone", "POST /contacts/search", "POST /contacts"]
-    assert intercom.calls[2][2] == {"external_id": "u1", "email": "A@x.io", "role": "user"}
-    assert contacts["u1"]["id"] == "c1" and contacts["u1"]["fingerprint"]
+    assert contacts["A@x.io"]["id"] == "c1"
 
 
-async def test_known_contact_deleted_in_intercom_is_replaced_by_the_one_search_finds() -> None:
+async def test_known_contact_deleted_in_intercom_is_replaced_by_the_one_intercom_names() -> None:
     # E.g. deleted and created again by another integration: update that one, create nothing.
     other = {**CONTACT, "id": "c2"}
+    conflict = error_list("conflict", "A contact matching those details already exists with id=c2")
     intercom = ScriptedIntercom(
         {
             "PUT /contacts/gone": [(404, error_list("not_found", "Contact Not Found"))],
-            "POST /contacts/search": [(200, {"type": "list", "data": [other]})],
+            "POST /contacts": [(409, conflict)],
             "PUT /contacts/c2": [(200, other)],
         }
     )
     contacts: dict[str, Any] = {"u1": {"id": "gone", "role": "user", "fingerprint": {"role": "x"}}}
     await Executor(intercom, contacts, {}, FAST).execute(plan(IDENTIFY))
-    assert intercom.routes == ["PUT /contacts/gone", "POST /contacts/search", "PUT /contacts/c2"]
+    assert intercom.routes == ["PUT /contacts/gone", "POST /contacts", "PUT /contacts/c2"]
     # The new contact's entry starts over: the whole body is sent, not a delta against the old one.
     assert intercom.calls[2][2] == {"external_id": "u1", "email": "A@x.io", "role": "user"}
     assert contacts["u1"]["id"] == "c2"
@@ -193,9 +232,9 @@ async def test_contact_found_by_search_but_gone_is_created_without_a_second_sear
         }
     )
     contacts: dict[str, Any] = {}
-    await Executor(intercom, contacts, {}, FAST).execute(plan(IDENTIFY))
+    await Executor(intercom, contacts, {}, FAST).execute(plan(EMAIL_ONLY))
     assert intercom.routes == ["POST /contacts/search", "PUT /contacts/stale", "POST /contacts"]
-    assert contacts["u1"]["id"] == "c1"
+    assert contacts["A@x.io"]["id"] == "c1"
 
 
 async def test_transient_errors_are_retried_then_succeed() -> None:

@@ -88,8 +88,7 @@ async def test_a_refused_create_drops_only_that_attribute_and_reports_it(message
         "POST /data_attributes",  # colour (sorted first): refused
         "POST /data_attributes",  # score: created
         "GET /data_attributes?model=contact",  # one fresh list: did someone create colour meanwhile?
-        "POST /contacts/search",
-        "POST /contacts",
+        "POST /contacts",  # a user with an external_id: created first, no search
     ]
     assert [body["name"] for _, path, body in intercom.calls if path == "/data_attributes"] == [
         "colour",
@@ -137,11 +136,7 @@ async def test_a_refused_name_is_not_asked_again_on_every_event() -> None:
     before = len(intercom.calls)
     clock.now += 61  # past the miss refresh: the list is read again, but no create is tried
     (report,) = await run.execute(identify("u2", colour="blue"))
-    assert intercom.routes[before:] == [
-        "GET /data_attributes?model=contact",
-        "POST /contacts/search",
-        "POST /contacts",
-    ]
+    assert intercom.routes[before:] == ["GET /data_attributes?model=contact", "POST /contacts"]
     assert report.details == {"target": "contact", "values": {"colour": "blue"}}
     assert "refused" in report.message
     clock.now += 600  # remembered for attribute_refresh_s, then asked again

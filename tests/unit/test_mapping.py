@@ -338,7 +338,7 @@ def test_track_keeps_money_and_links_flattens_the_rest() -> None:
 def test_track_plain_amounts_with_currency_become_cents() -> None:
     (op,) = plan(track({"revenue": 49.99, "total": 10, "currency": "EUR", "sku": "s1"})).operations
     assert op.body["metadata"] == {
-        "revenue": {"amount": 4999, "currency": "eur"},
+        "price": {"amount": 4999, "currency": "eur"},  # Segment's key for revenue
         "total": {"amount": 1000, "currency": "eur"},
         "sku": "s1",
     }
@@ -374,7 +374,8 @@ def test_track_addressing() -> None:
     (op,) = plan(
         {"type": "track", "event": "E", "timestamp": 1, "properties": {"email": "a@x.io"}}
     ).operations
-    assert op.body == {"event_name": "E", "created_at": 1, "email": "a@x.io", "metadata": {"email": "a@x.io"}}
+    # The email addresses the event; like Segment, it is not repeated as metadata.
+    assert op.body == {"event_name": "E", "created_at": 1, "email": "a@x.io"}
     assert op.contact is not None and op.contact.email == "a@x.io" and op.contact.user_id is None
     (lead, op) = plan({"type": "track", "anonymousId": "a1", "event": "E", "timestamp": 1}).operations
     assert lead.action is Action.ENSURE_LEAD  # anonymous_policy=lead: the visitor's lead on first use

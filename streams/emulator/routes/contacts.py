@@ -92,20 +92,18 @@ def _conflict(store: Store, c: Contact | None) -> None:
 def _duplicate(
     store: Store, role: str, external_id: Any, email: Any, exclude: str | None = None
 ) -> Contact | None:
-    for c in store.contacts.values():
-        if c.id == exclude:
-            continue
-        if external_id is not None and c.external_id == external_id:
-            return c
-        # Leads may share an email with a user; two users may not.
-        if (
-            role == "user"
-            and c.role == "user"
-            and email
-            and c.email
-            and c.email.casefold() == str(email).casefold()
-        ):
-            return c
+    """The contact a create (or update) clashes with. The external_id is the identity: its holder is
+    named before a user that only shares the email (Intercom's 409 carries one id, never the field)."""
+    others = [c for c in store.contacts.values() if c.id != exclude]
+    if external_id is not None:
+        for c in others:
+            if c.external_id == external_id:
+                return c
+    # Leads may share an email with a user; two users may not.
+    if role == "user" and email:
+        for c in others:
+            if c.role == "user" and c.email and c.email.casefold() == str(email).casefold():
+                return c
     return None
 
 
