@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help install demo test test-unit lint format bench clean
+.PHONY: help install demo test test-unit lint format bench soak clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -44,3 +44,6 @@ $(VENV)/.bench-installed: pyproject.toml
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache results
+
+soak: install ## Combined faults (kill -9, broker restart, Intercom faults), N runs: lost/misordered/replays/stalls
+	$(BIN)/python -m tests.soak.run --runs $(or $(RUNS),20)

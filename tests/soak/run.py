@@ -1,0 +1,237 @@
+"""Soak: combined faults, many runs. ``make soak`` (``python -m tests.soak.run --runs 20``); not in CI.
+
+Each run, on 127.0.0.1 only: a fresh Kafka broker, an emulator with seeded faults (5xx, slow answers,
+stalls, dropped connections), two workers on 4 partitions; ~2,400 events (identify, tracks and a
+group for 200 users) plus garbage records; then, within about 100 s, 6-10 kill -9 of a random worker
+(replaced after 1-3 s) and one broker restart on the same ports. When all is processed, from what the
+emulator saw and the dead-letter topic:
+
+- lost:        events, contacts or company attaches missing in Intercom, valid events dead-lettered,
+               garbage records not dead-lettered
+- misordered:  a user's events first accepted out of order, or before their contact was created
+- replayed:    event posts beyond the first of each event (Intercom drops them; they spend budget)
+- stall:       the longest time no call reached Intercom while work remained
+
+A run passes with 0 lost and 0 misordered; the summary gives the medians the issue asks for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import random
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streams.emulator.middleware import CLIENT_CLOSED_REQUEST
+from streams.emulator_admin import EmulatorAdmin
+from streams.kafka_io import publish_lines, read_all, wait_for_topics
+from streams.localkafka import LocalKafka
+from streams.processes import Child, settings_from_env, start_emulator, start_worker, worker_env
+from streams.sandbox import decode_dead_letters, wait_until_drained
+
+TOKEN = "soak-token"
+USERS = 200
+TRACKS = 10
+GARBAGE = 20
+PARTITIONS = "4"
+SESSION_TIMEOUT_S = "10"
+
+
+@dataclass
+class RunResult:
+    seed: int
+    kills: int
+    lost: int = 0
+    misordered: int = 0
+    replayed: int = 0
+    stall_s: float = 0.0
+    calls: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.misordered == 0
+
+
+def _at(n: int) -> str:
+    return f"2026-11-20T10:{n // 60:02d}:{n % 60:02d}Z"
+
+
+def events_for(users: list[str]) -> list[str]:
+    """Interleaved stories: identify, a group, then tracks 1..TRACKS, every user's in order."""
+    stories = []
+    for i, user in enumerate(users):
+        story: list[dict[str, Any]] = [
+            {"type": "identify", "messageId": f"{user}-i", "userId": user, "timestamp": _at(0),
+             "traits": {"email": f"{user}@example.com", "name": f"User {i}"}},
+            {"type": "group", "messageId": f"{user}-g", "userId": user, "groupId": f"co-{i % 20}",
+             "timestamp": _at(1), "traits": {"name": f"Company {i % 20}"}},
+        ]  # fmt: skip
+        story += [
+            {"type": "track", "messageId": f"{user}-t{n}", "userId": user, "event": f"Step {n}",
+             "timestamp": _at(1 + n), "properties": {"n": n}}
+            for n in range(1, TRACKS + 1)
+        ]  # fmt: skip
+        stories.append(story)
+    lines = [json.dumps(event) for step in zip(*stories, strict=True) for event in step]
+    garbage = [f'{{"type": "track", "userId": "junk-{n}", "event": ' for n in range(GARBAGE)]  # cut JSON
+    for n, bad in enumerate(garbage):
+        lines.insert((n + 1) * len(lines) // (GARBAGE + 1), bad)
+    return lines
+
+
+def check(state: dict[str, Any], calls: list[dict[str, Any]], letters: list[dict[str, Any]],
+          users: list[str], result: RunResult) -> None:  # fmt: skip
+    contacts = Counter(c["external_id"] for c in state["contacts"])
+    missing_contacts = [u for u in users if contacts[u] != 1]
+    stored = {(e["user_id"], e["event_name"].lower()) for e in state["events"]}
+    missing_events = [(u, n) for u in users for n in range(1, TRACKS + 1) if (u, f"step {n}") not in stored]
+    attached = {c["external_id"] for c in state["contacts"] if (c.get("companies") or {}).get("data")}
+    missing_attaches = [u for u in users if u not in attached]
+    valid_letters = [d for d in letters if not str(d.get("user_key") or "").startswith("junk-")
+                     and d["reason"] != "unparseable"]  # fmt: skip
+    garbage_letters = len(letters) - len(valid_letters)
+    result.lost = len(missing_contacts) + len(missing_events) + len(missing_attaches) + len(valid_letters)
+    result.lost += max(0, GARBAGE - garbage_letters)
+    if result.lost:
+        reasons = [(d["reason"], d["message"][:80]) for d in valid_letters[:3]]
+        result.notes.append(
+            f"missing contacts {missing_contacts[:3]} events {missing_events[:3]} attaches "
+            f"{missing_attaches[:3]}; valid dead letters {reasons}; "
+            f"garbage dead-lettered {garbage_letters}/{GARBAGE}"
+        )
+
+    calls = [c for c in calls if c["status"] != CLIENT_CLOSED_REQUEST]
+    created: dict[str, int] = {}
+    first_seen: dict[str, list[int]] = defaultdict(list)
+    early: set[str] = set()
+    posts: Counter[tuple[str, int]] = Counter()
+    for index, call in enumerate(calls):
+        body = call.get("request_body") or {}
+        if call["method"] == "POST" and call["path"] == "/contacts" and call["status"] == 200:
+            created.setdefault(str(body.get("external_id")), index)
+        if call["method"] == "POST" and call["path"] == "/events" and isinstance(body, dict):
+            user, n = str(body.get("user_id")), int(str(body.get("event_name", "0")).split()[-1])
+            posts[(user, n)] += 1
+            if call["status"] == 202:
+                if index < created.get(user, -1) or user not in created:
+                    early.add(user)
+                if n not in first_seen[user]:
+                    first_seen[user].append(n)
+    disordered = [u for u, ns in first_seen.items() if ns != sorted(ns)]
+    result.misordered = len(disordered) + len(early)
+    if result.misordered:
+        result.notes.append(f"out of order {disordered[:3]}, events before the contact {sorted(early)[:3]}")
+    result.replayed = sum(posts.values()) - len(posts)
+    result.calls = len(calls)
+    times = sorted(c["time"] for c in calls)
+    result.stall_s = max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+
+
+def one_run(seed: int, workdir: Path) -> RunResult:
+    rng = random.Random(seed)
+    kills = rng.randint(6, 10)
+    result = RunResult(seed, kills)
+    started = time.monotonic()
+    users = [f"s{seed % 1000:03d}-{i:03d}" for i in range(USERS)]
+    lines = events_for(users)
+    with LocalKafka() as kafka:
+        emulator_child, url = start_emulator(
+            workdir / "emulator.log", "--seed", str(seed), "--fault-rate", "0.05", "--rate-limit", "off",
+            token=TOKEN,
+        )  # fmt: skip
+        admin = EmulatorAdmin(url, TOKEN)
+        env = worker_env(
+            kafka.bootstrap, url, TOKEN, workdir / "data", app_id=f"soak-{seed}",
+            partitions=PARTITIONS, consumer_session_timeout_s=SESSION_TIMEOUT_S,
+            rate_limit="100000/10s", request_timeout_s="5",
+        )  # fmt: skip
+        settings = settings_from_env(env)
+        workers: list[Child] = []
+        counter = iter(range(1000))
+
+        def spawn() -> Child:
+            child = start_worker(workdir / f"worker-{next(counter)}.log", env)
+            workers.append(child)
+            return child
+
+        alive = [spawn(), spawn()]
+        try:
+            asyncio.run(wait_for_topics(kafka.bootstrap, [settings.raw_events_topic], timeout_s=60))
+            asyncio.run(publish_lines(kafka.bootstrap, settings.raw_events_topic, lines))
+            # The faults: kills spread over ~100 s, and one broker restart somewhere among them.
+            moments = sorted(rng.uniform(3, 95) for _ in range(kills))
+            restart = threading.Timer(
+                rng.uniform(10, 80), kafka.restart, kwargs={"downtime_s": rng.uniform(2, 5)}
+            )
+            began = time.monotonic()
+            restart.start()
+            for moment in moments:
+                time.sleep(max(0.0, began + moment - time.monotonic()))
+                victim = alive.pop(rng.randrange(len(alive)))
+                victim.stop(sig=signal.SIGKILL)
+                time.sleep(rng.uniform(1, 3))
+                alive.append(spawn())
+            restart.join()
+            asyncio.run(wait_until_drained(settings, len(lines)))
+            time.sleep(2)  # the last commits
+            state, calls = admin.state(), admin.requests()
+            letters = decode_dead_letters(asyncio.run(read_all(kafka.bootstrap, settings.dead_letter_topic)))
+            check(state, calls, letters, users, result)
+        except Exception as exc:  # a run that did not finish counts as failed, with its reason
+            result.lost = -1
+            result.notes.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            for child in workers:
+                child.stop(timeout_s=5)
+            emulator_child.stop()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=None, help="first run's seed (default: random)")
+    args = parser.parse_args(argv)
+    first = args.seed if args.seed is not None else random.randrange(1 << 20)
+    results = []
+    print(f"{'run':>4} {'seed':>8} {'kills':>5} {'lost':>5} {'misord':>6} {'replayed':>8} {'per kill':>8} "
+          f"{'stall s':>7} {'calls':>6} {'time s':>6}")  # fmt: skip
+    for n in range(args.runs):
+        with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
+            result = one_run(first + n, Path(tmp))
+        results.append(result)
+        print(f"{n + 1:>4} {result.seed:>8} {result.kills:>5} {result.lost:>5} {result.misordered:>6} "
+              f"{result.replayed:>8} {result.replayed / result.kills:>8.1f} {result.stall_s:>7.1f} "
+              f"{result.calls:>6} {result.seconds:>6.0f}", flush=True)  # fmt: skip
+        for note in result.notes:
+            print(f"      {note}", flush=True)
+    failed = [r for r in results if not r.ok]
+    per_kill = [r.replayed / r.kills for r in results]
+    print(
+        f"\nsummary: {len(results)} runs, {len(failed)} with loss or misorder; "
+        f"lost {sum(max(r.lost, 0) for r in results)}, misordered {sum(r.misordered for r in results)}; "
+        f"replayed calls per kill median {statistics.median(per_kill):.1f} (max {max(per_kill):.1f}); "
+        f"longest stall median {statistics.median(r.stall_s for r in results):.1f} s "
+        f"(max {max(r.stall_s for r in results):.1f} s; session timeout {SESSION_TIMEOUT_S} s)"
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
