@@ -44,7 +44,7 @@ from streams.kafka_io import first_offset_from
 from streams.kafka_security import aiokafka_security, faust_security
 from streams.mapping import Operation, Plan, Report, plan_event
 from streams.observability import install_observability, metrics
-from streams.pipeline import faust_guards
+from streams.pipeline import delivered, faust_guards
 from streams.pipeline.commits import CommitLedger
 from streams.pipeline.lanes import UserLanes
 from streams.pipeline.sequencer import Admission, PartitionSequencer, Verdict
@@ -151,6 +151,8 @@ def create_pipeline(settings: Settings) -> Pipeline:
     workspace = app.Table("intercom-workspace", default=None, partitions=settings.partitions)
     # Users deleted on request (keyed by user, like known-contacts): their events are dead-lettered.
     suppressed = app.Table("suppressed-users", default=None, partitions=settings.partitions)
+    # Per user, the last input position whose delivery request is done: replays make no call again.
+    done_requests = app.Table("delivered-requests", default=None, partitions=settings.partitions)
     attribute_cache = AttributeCache(workspace, settings.attribute_refresh_s)
     mapping_options, delivery_options = settings.mapping_options(), settings.delivery_options()
 
@@ -382,8 +384,12 @@ def create_pipeline(settings: Settings) -> Pipeline:
     async def sink_one(event: Any) -> list[Written]:
         message = event.message
         request = delivery_codec.decode(message.value)
+        user_key = request["user_key"]
+        if delivered.already_done(done_requests.get(user_key), request):
+            metrics.replay_avoided()  # planned again, or read again, after a kill: done before
+            return []
         plan = Plan(
-            request["user_key"],
+            user_key,
             request["event_type"],
             tuple(Operation.from_record(op) for op in request["operations"]),
             tuple(Report.from_json(text) for text in request.get("reports") or ()),
@@ -392,14 +398,13 @@ def create_pipeline(settings: Settings) -> Pipeline:
         try:
             reports = await executor_for(message.partition).execute(plan)
         except DeliveryError as error:
-            return [
-                await dead_letter(dead_letter_for_delivery(source, error, plan.user_key, plan.event_type))
-            ]
-        # Delivered, but not all as sent: make the loss visible.
-        return [
-            await dead_letter(dead_letter_for_report(source, r, plan.user_key, plan.event_type))
-            for r in reports
-        ]
+            letters = [dead_letter_for_delivery(source, error, plan.user_key, plan.event_type)]
+        else:  # delivered, but not all as sent: make the loss visible
+            letters = [dead_letter_for_report(source, r, plan.user_key, plan.event_type) for r in reports]
+        # Its dead letters on the broker first: a request remembered as done is never done again.
+        await asyncio.gather(*[await dead_letter(letter) for letter in letters])
+        done_requests[user_key] = delivered.mark_done(done_requests.get(user_key), request)
+        return []
 
     @app.agent(delivery_topic, name="sink")
     async def sink(stream: Any) -> None:

@@ -51,12 +51,17 @@ def _wait_for_progress(pipeline: RunningPipeline, at_least: int, timeout_s: floa
     raise AssertionError(f"the workers made fewer than {at_least} calls in {timeout_s:.0f}s")
 
 
-def test_kill_9_mid_stream_loses_nothing_and_keeps_each_users_order(pipeline: RunningPipeline) -> None:
+def test_kill_9_mid_stream_loses_nothing_and_keeps_each_users_order(
+    pipeline: RunningPipeline, request: pytest.FixtureRequest
+) -> None:
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     print(f"seed={seed}")
-    pipeline.emulator.configure(rate_limit=0)
+    # Intercom misbehaves too (seeded: 5xx, slow answers, stalls, dropped connections), as in production.
+    pipeline.emulator.configure(rate_limit=0, fault_rate=0.05)
+    request.addfinalizer(lambda: pipeline.emulator.configure(fault_rate=0))  # the emulator is shared
     pipeline.env["INTERCOM_STREAM_RATE_LIMIT"] = "100000/10s"  # the pipeline, not the budget, is under test
+    pipeline.env["INTERCOM_STREAM_REQUEST_TIMEOUT_S"] = "3"  # stalled calls time out, and are retried
     users = [f"k-{i:03d}" for i in range(USERS)]
     events: list[dict[str, Any]] = []
     for n in range(1, EVENTS_PER_USER + 1):
@@ -76,7 +81,7 @@ def test_kill_9_mid_stream_loses_nothing_and_keeps_each_users_order(pipeline: Ru
         victim.stop(sig=signal.SIGKILL)
         alive.append(pipeline.start())
     pipeline.wait_drained(total)
-
+    pipeline.emulator.configure(fault_rate=0)  # the checks below read the emulator
     dead_letters = pipeline.dead_letters()
     assert dead_letters == [], json.dumps(dead_letters[:3], default=str)[:2000]
     state = pipeline.emulator.state()

@@ -58,6 +58,8 @@ class RunResult:
     stall_s: float = 0.0
     calls: int = 0
     seconds: float = 0.0
+    stall_at: float = 0.0  # seconds after the faults began
+    timeline: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -93,7 +95,7 @@ def events_for(users: list[str]) -> list[str]:
 
 
 def check(state: dict[str, Any], calls: list[dict[str, Any]], letters: list[dict[str, Any]],
-          users: list[str], result: RunResult) -> None:  # fmt: skip
+          users: list[str], result: RunResult, faults_began: float) -> None:  # fmt: skip
     contacts = Counter(c["external_id"] for c in state["contacts"])
     missing_contacts = [u for u in users if contacts[u] != 1]
     stored = {(e["user_id"], e["event_name"].lower()) for e in state["events"]}
@@ -137,7 +139,9 @@ def check(state: dict[str, Any], calls: list[dict[str, Any]], letters: list[dict
     result.replayed = sum(posts.values()) - len(posts)
     result.calls = len(calls)
     times = sorted(c["time"] for c in calls)
-    result.stall_s = max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+    gaps = [(b - a, a) for a, b in itertools.pairwise(times)]
+    result.stall_s, stall_from = max(gaps, default=(0.0, 0.0))
+    result.stall_at = stall_from - faults_began
 
 
 def one_run(seed: int, workdir: Path) -> RunResult:
@@ -173,15 +177,16 @@ def one_run(seed: int, workdir: Path) -> RunResult:
             asyncio.run(publish_lines(kafka.bootstrap, settings.raw_events_topic, lines))
             # The faults: kills spread over ~100 s, and one broker restart somewhere among them.
             moments = sorted(rng.uniform(3, 95) for _ in range(kills))
-            restart = threading.Timer(
-                rng.uniform(10, 80), kafka.restart, kwargs={"downtime_s": rng.uniform(2, 5)}
-            )
-            began = time.monotonic()
+            restart_at, downtime = rng.uniform(10, 80), rng.uniform(2, 5)
+            restart = threading.Timer(restart_at, kafka.restart, kwargs={"downtime_s": downtime})
+            result.timeline.append(f"broker down {restart_at:.0f}-{restart_at + downtime:.0f}s")
+            began, wall_began = time.monotonic(), time.time()
             restart.start()
             for moment in moments:
                 time.sleep(max(0.0, began + moment - time.monotonic()))
                 victim = alive.pop(rng.randrange(len(alive)))
                 victim.stop(sig=signal.SIGKILL)
+                result.timeline.append(f"kill {victim.log_path.name} {time.monotonic() - began:.0f}s")
                 time.sleep(rng.uniform(1, 3))
                 alive.append(spawn())
             restart.join()
@@ -189,7 +194,7 @@ def one_run(seed: int, workdir: Path) -> RunResult:
             time.sleep(2)  # the last commits
             state, calls = admin.state(), admin.requests()
             letters = decode_dead_letters(asyncio.run(read_all(kafka.bootstrap, settings.dead_letter_topic)))
-            check(state, calls, letters, users, result)
+            check(state, calls, letters, users, result, wall_began)
         except Exception as exc:  # a run that did not finish counts as failed, with its reason
             result.lost = -1
             result.notes.append(f"{type(exc).__name__}: {exc}")
@@ -207,18 +212,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=None, help="first run's seed (default: random)")
+    parser.add_argument("--keep", type=Path, default=None, help="keep each run's logs under this folder")
     args = parser.parse_args(argv)
     first = args.seed if args.seed is not None else random.randrange(1 << 20)
     results = []
     print(f"{'run':>4} {'seed':>8} {'kills':>5} {'lost':>5} {'misord':>6} {'replayed':>8} {'per kill':>8} "
           f"{'stall s':>7} {'calls':>6} {'time s':>6}")  # fmt: skip
     for n in range(args.runs):
-        with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-            result = one_run(first + n, Path(tmp))
+        if args.keep is not None:
+            workdir = args.keep / f"run-{first + n}"
+            workdir.mkdir(parents=True, exist_ok=True)
+            result = one_run(first + n, workdir)
+        else:
+            with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
+                result = one_run(first + n, Path(tmp))
         results.append(result)
         print(f"{n + 1:>4} {result.seed:>8} {result.kills:>5} {result.lost:>5} {result.misordered:>6} "
               f"{result.replayed:>8} {result.replayed / result.kills:>8.1f} {result.stall_s:>7.1f} "
               f"{result.calls:>6} {result.seconds:>6.0f}", flush=True)  # fmt: skip
+        if result.stall_s > float(SESSION_TIMEOUT_S) + 5:
+            result.notes.append(f"stall from {result.stall_at:.0f}s; " + ", ".join(result.timeline))
         for note in result.notes:
             print(f"      {note}", flush=True)
     failed = [r for r in results if not r.ok]

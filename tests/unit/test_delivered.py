@@ -1,0 +1,42 @@
+"""Remembering done delivery requests per user: replays are recognised, new requests are not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.pipeline.delivered import already_done, mark_done
+
+
+def request(
+    offset: int, *, topic: str = "raw-events", partition: int = 2, op: str = "track"
+) -> dict[str, Any]:
+    return {
+        "source_topic": topic,
+        "source_partition": partition,
+        "source_offset": offset,
+        "event_type": "track",
+        "operations": [{"action": op, "payload": {"n": offset}}],
+    }
+
+
+def test_a_request_from_a_done_position_or_before_is_a_replay() -> None:
+    entry = mark_done(None, request(10))
+    assert already_done(entry, request(10)) and already_done(entry, request(3))
+    assert not already_done(entry, request(11))
+
+
+def test_another_request_from_the_same_position_is_not_a_replay() -> None:
+    entry = mark_done(None, request(10, op="upsert_contact"))
+    assert not already_done(entry, request(10, op="merge_lead"))
+
+
+def test_positions_are_per_input_partition_and_never_move_back() -> None:
+    entry = mark_done(None, request(10))
+    entry = mark_done(entry, request(4, topic="intercom-stream-rekeyed", partition=2))
+    assert not already_done(entry, request(4, partition=1))  # another input partition
+    assert already_done(entry, request(4, topic="intercom-stream-rekeyed", partition=2))
+    assert mark_done(entry, request(7)) == entry  # an older request done late: still up to 10
+
+
+def test_nothing_remembered_means_nothing_skipped() -> None:
+    assert not already_done(None, request(0)) and not already_done({}, request(0))
