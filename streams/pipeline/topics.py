@@ -1,7 +1,10 @@
-"""Create the app's source topics before the worker starts, and check co-partitioning.
+"""Create the app's topics before the worker starts, and check co-partitioning.
 
-Faust creates only its own internal topics (changelogs); the input, delivery, re-key and dead-letter
-topics are ours. raw-events, the re-key topic and the delivery topic must have the same partition count:
+The input, delivery, re-key and dead-letter topics are ours. The tables' changelog topics are created
+here too, compacted, before Faust starts: left to Faust, two workers starting together raced to create
+them, and one kept seeing a changelog with 0 partitions and failed every write to that table.
+
+raw-events, the re-key topic and the delivery topic must have the same partition count:
 the sink updates tables that the transform of the same partition number reads.
 """
 
@@ -21,6 +24,17 @@ from streams.kafka_security import aiokafka_security, check_connection
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+# The Faust tables (streams/pipeline/app.py declares them by these names), each changelogged in Kafka.
+TABLES = ("known-contacts", "known-companies", "intercom-workspace", "suppressed-users", "delivered-requests")
+# Changelogs keep the latest value per key; a deleted key's tombstone goes after a day.
+CHANGELOG_CONFIG = {"cleanup.policy": "compact", "delete.retention.ms": str(24 * 3600 * 1000)}
+
+
+def changelog_topics(settings: Settings) -> list[str]:
+    """Faust's name for each table's changelog topic."""
+    return [f"{settings.app_id}-{table}-changelog" for table in TABLES]
 
 
 def copartitioned_topics(settings: Settings) -> list[str]:
@@ -72,11 +86,40 @@ async def ensure_topics(settings: Settings, *, check_offsets: bool = False) -> d
                 "sink updates the tables the transform reads); refusing to start: recreate or grow the "
                 "smaller topics (kafka-topics --alter --partitions) to the same count"
             )
+        counts.update(await _ensure_changelogs(admin, settings, sizes[settings.raw_events_topic]))
         if check_offsets:
             await log_start_positions(admin, settings)
         return counts
     finally:
         await admin.close()
+
+
+async def _ensure_changelogs(
+    admin: AIOKafkaAdminClient, settings: Settings, partitions: int
+) -> dict[str, int]:
+    """Each table's changelog, compacted, with the input's partition count (Faust requires it)."""
+    wanted = changelog_topics(settings)
+    counts = await describe_partition_counts(admin, wanted)
+    missing = [name for name in wanted if name not in counts]
+    if missing:
+        await admin.create_topics(
+            [NewTopic(name, partitions, settings.replication_factor, topic_configs=CHANGELOG_CONFIG)
+             for name in missing]
+        )  # fmt: skip
+        log.info("created changelog topics %s with %d partitions", ", ".join(missing), partitions)
+        try:
+            counts = await await_topics(admin, wanted, settings.kafka_connect_timeout_s)
+        except TimeoutError as exc:
+            raise ConfigurationError(f"{exc} after creating them; is the broker healthy?") from None
+    wrong = {name: n for name, n in counts.items() if n != partitions}
+    if wrong:
+        raise ConfigurationError(
+            f"changelog topics with a partition count other than the input's {partitions}: "
+            + ", ".join(f"{name}={n}" for name, n in wrong.items())
+            + " (Faust refuses them); recreate them with the same count (their tables are rebuilt from "
+            "Intercom lookups as events arrive)"
+        )
+    return counts
 
 
 async def _start_admin(admin: AIOKafkaAdminClient, settings: Settings) -> None:
