@@ -265,6 +265,19 @@ class LocalKafka:
     def is_running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    # What streams.watchdog needs to watch the broker while others wait on it.
+    name = "Kafka broker"
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.poll() if self._proc is not None else None
+
+    def log_tail(self, lines: int = _TAIL_LINES) -> str:
+        """The end of the JVM's own output (crashes land there), else of server.log."""
+        if self.data_dir is None:
+            return ""
+        return _tail(self.data_dir / "stdout.log", lines) or _tail(self.data_dir / "server.log", lines)
+
     def start(self) -> LocalKafka:
         """Start the broker and block until it serves metadata requests (or raise BrokerError)."""
         with self._lock:
@@ -538,10 +551,11 @@ def run_broker(port: int | None = None) -> None:
         kafka.start()
         print(f"Kafka broker ready at {kafka.bootstrap}", flush=True)
         while not stop_requested.wait(0.5):
-            if not kafka.is_running():
+            code = kafka.returncode
+            if code is not None:
                 log = kafka.log_path
                 tail = _tail(log) if log else ""
-                raise BrokerError(f"Kafka broker exited unexpectedly\n{tail}")
+                raise BrokerError(f"Kafka broker exited unexpectedly with code {code}\n{tail}")
         print("Stopping Kafka broker...", file=sys.stderr, flush=True)
     finally:
         kafka.stop()
