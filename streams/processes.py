@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from streams.settings import ENV_PREFIX, Settings
+from streams.settings import ENV_PREFIX, Settings, load_settings
 from streams.watchdog import TAIL_LINES, died, stalled, tail
 
 
@@ -102,8 +102,8 @@ def worker_env(bootstrap: str, base_url: str, token: str, data_dir: Path, **extr
 
 
 def settings_from_env(env: Mapping[str, str]) -> Settings:
-    """The Settings a worker started with ``env`` will read."""
-    return Settings.model_validate({k.removeprefix(ENV_PREFIX).lower(): v for k, v in env.items()})
+    """The Settings a worker started with ``env`` will read (ConfigurationError names a bad one)."""
+    return load_settings(**{k.removeprefix(ENV_PREFIX).lower(): v for k, v in env.items()})
 
 
 def start_worker(log_path: Path, env: Mapping[str, str]) -> Child:
