@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from streams.settings import ENV_PREFIX, Settings, load_settings
-from streams.watchdog import TAIL_LINES, died, stalled, tail
+from streams.watchdog import TAIL_LINES, died, read_log, stalled, tail
 
 
 def free_port() -> int:
@@ -44,10 +44,10 @@ class Child:
         return self.process.poll()
 
     def log_text(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+        return read_log(self.log_path)
 
     def log_tail(self, lines: int = TAIL_LINES) -> str:
-        return tail(self.log_path, lines)
+        return tail(self.log_text(), lines)
 
     def wait_for(self, ready: Callable[[], bool], timeout_s: float, what: str) -> None:
         """Poll ``ready`` until true; ChildFailed with the log's tail if the child exits or time runs out."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,6 +27,10 @@ class ChildFailed(IntercomStreamError):
     """A child process exited, or is running but makes no progress."""
 
 
+ERROR_LINE = re.compile(r'"level": "(error|critical)"|^Traceback|^error:|^\S*(Error|Exception): |\bERROR\b')
+MAX_ERROR_CHARS = 3000
+
+
 class Watched(Protocol):
     """What the watchdog needs of a child: a name, its exit code once it exited, and its log."""
 
@@ -35,18 +40,29 @@ class Watched(Protocol):
     @property
     def returncode(self) -> int | None: ...
 
-    def log_tail(self, lines: int = TAIL_LINES) -> str: ...
+    def log_text(self) -> str: ...
 
 
-def tail(path: Path | None, lines: int = TAIL_LINES) -> str:
-    """The last ``lines`` lines of a log file ("" when there is none yet)."""
+def read_log(path: Path | None) -> str:
+    """A log file's text ("" when there is none yet)."""
     if path is None:
         return ""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
+
+
+def tail(text: str, lines: int = TAIL_LINES) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def first_error(text: str) -> str:
+    """The first line that reports an error (a shutdown after it can fill the whole tail)."""
+    for line in text.splitlines():
+        if ERROR_LINE.search(line):
+            return line[:MAX_ERROR_CHARS]
+    return ""
 
 
 def describe_exit(code: int) -> str:
@@ -59,10 +75,14 @@ def describe_exit(code: int) -> str:
 
 
 def _with_log(child: Watched, what: str) -> ChildFailed:
-    log = child.log_tail()
-    if not log:
+    text = child.log_text()
+    last = tail(text)
+    if not last:
         return ChildFailed(f"{what} (its log is empty)")
-    return ChildFailed(f"{what}; the last lines of its log:\n{log}")
+    error = first_error(text)
+    if error and error not in last:
+        what = f"{what}; its first error:\n{error}\n…"
+    return ChildFailed(f"{what}; the last lines of its log:\n{last}")
 
 
 def died(child: Watched) -> ChildFailed | None:

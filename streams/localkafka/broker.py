@@ -272,11 +272,16 @@ class LocalKafka:
     def returncode(self) -> int | None:
         return self._proc.poll() if self._proc is not None else None
 
-    def log_tail(self, lines: int = _TAIL_LINES) -> str:
-        """The end of the JVM's own output (crashes land there), else of server.log."""
+    def log_text(self) -> str:
+        """The JVM's own output (crashes land there), else server.log."""
         if self.data_dir is None:
             return ""
-        return _tail(self.data_dir / "stdout.log", lines) or _tail(self.data_dir / "server.log", lines)
+        for name in ("stdout.log", "server.log"):
+            with contextlib.suppress(OSError):
+                text = (self.data_dir / name).read_text(errors="replace")
+                if text.strip():
+                    return text
+        return ""
 
     def start(self) -> LocalKafka:
         """Start the broker and block until it serves metadata requests (or raise BrokerError)."""

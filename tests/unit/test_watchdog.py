@@ -30,6 +30,21 @@ def test_a_child_that_dies_fails_the_wait_with_its_code_and_log(tmp_path: Path) 
     assert "line 39" in message and "line 20" in message and "line 19" not in message
 
 
+def test_an_error_followed_by_a_long_shutdown_is_still_shown(tmp_path: Path) -> None:
+    code = (
+        "import json, sys\n"
+        "print(json.dumps({'level': 'error', 'message': 'PermissionError: /tmp/data/v1'}))\n"
+        "for i in range(40): print(json.dumps({'level': 'info', 'message': f'Stopping {i}'}))\n"
+        "sys.exit(1)"
+    )
+    dying = python_child(tmp_path, code)
+    dying.process.wait(10)
+    message = str(stalled(dying, "made no progress"))
+    dying.stop()
+    assert message.startswith("worker exited with code 1; its first error:\n")
+    assert "PermissionError: /tmp/data/v1" in message and "Stopping 39" in message
+
+
 def test_the_wait_returns_its_result_while_the_children_live(tmp_path: Path) -> None:
     alive = python_child(tmp_path, "import time; time.sleep(30)")
     try:
