@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,6 +18,8 @@ from tests.sample_result import check_sample_result
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
+# What a wheel is built from (as the Dockerfile copies it); a copy, so no stale build/ folder leaks in.
+SOURCES = ["pyproject.toml", "setup.py", "README.md", "streams", "schemas"]
 # Files the package reads at run time, besides its modules.
 PACKAGE_DATA = [
     "streams/schemas/raw_event.avsc",
@@ -39,9 +42,20 @@ def run(argv: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProce
 
 
 def test_installed_wheel_runs_the_sandbox_from_another_folder(tmp_path: Path) -> None:
-    dist, venv, elsewhere = tmp_path / "dist", tmp_path / "venv", tmp_path / "somewhere-else"
+    source, dist, venv = tmp_path / "source", tmp_path / "dist", tmp_path / "venv"
+    elsewhere = tmp_path / "somewhere-else"
     elsewhere.mkdir()
-    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(REPO)], elsewhere, 300)
+    source.mkdir()
+    for name in SOURCES:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(REPO / name, source / name)
+    run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)],
+        elsewhere,
+        300,
+    )
     [wheel] = dist.glob("intercom_stream-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert [name for name in PACKAGE_DATA if name not in names] == []
