@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help install demo test test-unit lint format bench soak clean
+IMAGE  ?= localhost/intercom-stream:dev
+
+.PHONY: help install demo test test-unit lint format bench soak image image-test clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -41,6 +43,12 @@ bench: install $(VENV)/.bench-installed ## Benchmarks against the real broker an
 $(VENV)/.bench-installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,rocksdb]'
 	touch $@
+
+image: ## Build the worker image with buildah (Debian base via debootstrap when no registry is reachable)
+	IMAGE=$(IMAGE) image/build.sh
+
+image-test: install image ## Run the image's worker as the chart does (podman) against Kafka + emulator
+	IMAGE=$(IMAGE) $(BIN)/pytest tests/image -p no:randomly -s -q
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache results

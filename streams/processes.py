@@ -11,12 +11,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from streams.errors import IntercomStreamError
-from streams.settings import ENV_PREFIX, Settings
-
-
-class ChildProcessError_(IntercomStreamError):
-    """A child process did not start or died."""
+from streams.settings import ENV_PREFIX, Settings, load_settings
+from streams.watchdog import TAIL_LINES, died, read_log, stalled, tail
 
 
 def free_port() -> int:
@@ -43,23 +39,27 @@ class Child:
             start_new_session=True,
         )
 
+    @property
+    def returncode(self) -> int | None:
+        return self.process.poll()
+
     def log_text(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+        return read_log(self.log_path)
+
+    def log_tail(self, lines: int = TAIL_LINES) -> str:
+        return tail(self.log_text(), lines)
 
     def wait_for(self, ready: Callable[[], bool], timeout_s: float, what: str) -> None:
+        """Poll ``ready`` until true; ChildFailed with the log's tail if the child exits or time runs out."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if ready():
                 return
-            if self.process.poll() is not None:
-                raise ChildProcessError_(
-                    f"{self.name} exited ({self.process.returncode}) before {what}:\n"
-                    + self.log_text()[-3000:]
-                )
+            error = died(self)
+            if error is not None:
+                raise error
             time.sleep(0.1)
-        raise ChildProcessError_(
-            f"{self.name}: no {what} after {timeout_s:.0f}s:\n" + self.log_text()[-3000:]
-        )
+        raise stalled(self, f"printed no {what} within {timeout_s:.0f}s")
 
     def stop(self, timeout_s: float = 20.0, sig: int = signal.SIGTERM) -> int | None:
         if self.process.poll() is None:
@@ -102,8 +102,8 @@ def worker_env(bootstrap: str, base_url: str, token: str, data_dir: Path, **extr
 
 
 def settings_from_env(env: Mapping[str, str]) -> Settings:
-    """The Settings a worker started with ``env`` will read."""
-    return Settings.model_validate({k.removeprefix(ENV_PREFIX).lower(): v for k, v in env.items()})
+    """The Settings a worker started with ``env`` will read (ConfigurationError names a bad one)."""
+    return load_settings(**{k.removeprefix(ENV_PREFIX).lower(): v for k, v in env.items()})
 
 
 def start_worker(log_path: Path, env: Mapping[str, str]) -> Child:

@@ -1,7 +1,9 @@
 """``intercom-stream sandbox``: a real broker, the emulator and a worker; publish events; show what happened.
 
 No fixed sleeps: it waits until the worker's consumer group has committed every record of the input,
-re-key and delivery topics, i.e. every event has been delivered or dead-lettered.
+re-key and delivery topics, i.e. every event has been delivered or dead-lettered. Every wait watches
+the broker, the emulator and the worker: when one dies, or the worker stops making progress, the
+sandbox stops at once and says which, with its exit code and the last lines of its log.
 """
 
 from __future__ import annotations
@@ -26,23 +28,38 @@ from streams.localkafka import LocalKafka
 from streams.processes import settings_from_env, start_emulator, start_worker, worker_env
 from streams.records import codec_for
 from streams.settings import Settings
+from streams.watchdog import StallClock, Watched, guarded, stalled
 
 SANDBOX_TOKEN = "sandbox-token"
 # The workspace the sandbox pretends to be: custom attributes defined, as in a real Intercom workspace.
 SANDBOX_ATTRIBUTES = [("plan", "string", "contact"), ("tier", "string", "company")]
 DRAIN_TIMEOUT_S = 60.0
+# No change in the lags for this long means the worker is stuck (it commits every 0.5 s here).
+STALL_S = 30.0
+
+
+class DrainStalled(IntercomStreamError):
+    """The published events were not all processed: no progress for a while, or out of time."""
 
 
 def sample_events() -> Path:
     return Path(str(resources.files("streams.samples").joinpath("events.jsonl")))
 
 
-async def wait_until_drained(settings: Settings, total: int, progress: Progress | None = None) -> float:
-    """Wait until every published event is processed; returns seconds taken."""
+async def wait_until_drained(
+    settings: Settings, total: int, progress: Progress | None = None, *, stall_s: float | None = None
+) -> float:
+    """Wait until every published event is processed; returns seconds taken.
+
+    DrainStalled after DRAIN_TIMEOUT_S, or when the lags stop changing for ``stall_s`` (None: never;
+    tests that pause the worker on purpose wait the whole time-out)."""
     started = time.monotonic()
     task = progress.add_task("processed", total=total) if progress else None
     inputs = [settings.raw_events_topic, settings.rekey_topic]
     quiet_rounds = 0
+    clock = StallClock(DRAIN_TIMEOUT_S if stall_s is None else stall_s)
+    input_lag: int | None = None
+    delivery_lag: int | None = None
     while time.monotonic() - started < DRAIN_TIMEOUT_S:
         input_lag = await group_lag(settings.bootstrap_servers, settings.app_id, inputs)
         delivery_lag = await group_lag(settings.bootstrap_servers, settings.app_id, [settings.delivery_topic])
@@ -54,8 +71,21 @@ async def wait_until_drained(settings: Settings, total: int, progress: Progress 
         quiet_rounds = quiet_rounds + 1 if input_lag == 0 and delivery_lag == 0 else 0
         if quiet_rounds >= 2:
             return time.monotonic() - started
+        snapshot = None if input_lag is None or delivery_lag is None else (input_lag, delivery_lag)
+        if clock.observe(snapshot):
+            raise DrainStalled(
+                f"made no progress for {clock.stall_s:.0f}s ({_left(input_lag, delivery_lag)})"
+            )
         await asyncio.sleep(0.5)
-    raise IntercomStreamError(f"events were not all processed within {DRAIN_TIMEOUT_S:.0f}s")
+    raise DrainStalled(
+        f"did not process every event within {DRAIN_TIMEOUT_S:.0f}s ({_left(input_lag, delivery_lag)})"
+    )
+
+
+def _left(input_lag: int | None, delivery_lag: int | None) -> str:
+    if input_lag is None or delivery_lag is None:
+        return "its consumer group has committed nothing yet"
+    return f"{input_lag} input and {delivery_lag} delivery records not yet processed"
 
 
 def decode_dead_letters(records: list[Any]) -> list[dict[str, Any]]:
@@ -85,6 +115,7 @@ def run_sandbox(events: Path | None, *, json_output: bool = False) -> int:
         admin = EmulatorAdmin(base_url, SANDBOX_TOKEN)
         for name, data_type, model in SANDBOX_ATTRIBUTES:
             admin.create_attribute(name, data_type, model)
+        watched: list[Watched] = [kafka, emulator]
         setup_calls = len(admin.requests())
         env = worker_env(
             kafka.bootstrap, base_url, SANDBOX_TOKEN, workdir / "data", app_id="intercom-stream-sandbox"
@@ -92,6 +123,7 @@ def run_sandbox(events: Path | None, *, json_output: bool = False) -> int:
         settings = settings_from_env(env)
         worker = start_worker(workdir / "worker.log", env)
         stack.callback(worker.stop)
+        watched.append(worker)
         console.print(f"broker {kafka.bootstrap} · emulator {base_url} · worker pid {worker.process.pid}")
         started = time.monotonic()
         with Progress(
@@ -101,10 +133,14 @@ def run_sandbox(events: Path | None, *, json_output: bool = False) -> int:
             console=console,
             transient=True,
         ) as progress:
-            asyncio.run(wait_for_topics(kafka.bootstrap, [settings.raw_events_topic]))
-            asyncio.run(publish_lines(kafka.bootstrap, settings.raw_events_topic, lines))
+            asyncio.run(guarded(wait_for_topics(kafka.bootstrap, [settings.raw_events_topic]), watched))
+            asyncio.run(guarded(publish_lines(kafka.bootstrap, settings.raw_events_topic, lines), watched))
             progress.add_task("published", total=len(lines), completed=len(lines))
-            asyncio.run(wait_until_drained(settings, len(lines), progress))
+            try:
+                drained = wait_until_drained(settings, len(lines), progress, stall_s=STALL_S)
+                asyncio.run(guarded(drained, watched))
+            except DrainStalled as error:
+                raise stalled(worker, str(error)) from None
         elapsed = time.monotonic() - started
         calls = admin.requests()[setup_calls:]
         state = admin.state()

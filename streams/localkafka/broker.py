@@ -265,6 +265,24 @@ class LocalKafka:
     def is_running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    # What streams.watchdog needs to watch the broker while others wait on it.
+    name = "Kafka broker"
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.poll() if self._proc is not None else None
+
+    def log_text(self) -> str:
+        """The JVM's own output (crashes land there), else server.log."""
+        if self.data_dir is None:
+            return ""
+        for name in ("stdout.log", "server.log"):
+            with contextlib.suppress(OSError):
+                text = (self.data_dir / name).read_text(errors="replace")
+                if text.strip():
+                    return text
+        return ""
+
     def start(self) -> LocalKafka:
         """Start the broker and block until it serves metadata requests (or raise BrokerError)."""
         with self._lock:
@@ -538,10 +556,11 @@ def run_broker(port: int | None = None) -> None:
         kafka.start()
         print(f"Kafka broker ready at {kafka.bootstrap}", flush=True)
         while not stop_requested.wait(0.5):
-            if not kafka.is_running():
+            code = kafka.returncode
+            if code is not None:
                 log = kafka.log_path
                 tail = _tail(log) if log else ""
-                raise BrokerError(f"Kafka broker exited unexpectedly\n{tail}")
+                raise BrokerError(f"Kafka broker exited unexpectedly with code {code}\n{tail}")
         print("Stopping Kafka broker...", file=sys.stderr, flush=True)
     finally:
         kafka.stop()

@@ -11,10 +11,10 @@ an older schema.
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Sequence
 from functools import cache
-from pathlib import Path
+from importlib import resources
+from importlib.abc import Traversable
 from typing import Any
 
 import avro.io
@@ -27,12 +27,9 @@ class RecordDecodeError(IntercomStreamError):
     """Bytes that are not a valid record of the expected schema."""
 
 
-def schema_dir() -> Path:
-    """The repo's ``schemas/`` folder (or ``$INTERCOM_STREAM_SCHEMAS`` in an unusual install)."""
-    override = os.environ.get("INTERCOM_STREAM_SCHEMAS")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2] / "schemas"
+def schema_dir() -> Traversable:
+    """The repo's ``schemas/`` folder, installed as the package ``streams.schemas`` (setup.py)."""
+    return resources.files("streams.schemas")
 
 
 class AvroCodec:
@@ -73,6 +70,8 @@ def codec_for(name: str) -> AvroCodec:
 
 def previous_schemas(name: str) -> list[str]:
     """Earlier versions of ``schemas/<name>.avsc``, newest first."""
-    paths = (schema_dir() / "previous").glob(f"{name}.v*.avsc")
-    versions = sorted(((int(p.stem.rsplit(".v", 1)[1]), p) for p in paths), reverse=True)
+    prefix = f"{name}.v"
+    paths = [p for p in (schema_dir() / "previous").iterdir() if p.name.startswith(prefix)]
+    paths = [p for p in paths if p.name.endswith(".avsc")]
+    versions = sorted(((int(p.name[len(prefix) : -len(".avsc")]), p) for p in paths), reverse=True)
     return [p.read_text(encoding="utf-8") for _, p in versions]

@@ -36,8 +36,17 @@ EXAMPLES = {
 }  # fmt: skip
 
 
+def test_schemas_are_read_from_the_package_that_ships_them() -> None:
+    """The codecs read ``streams.schemas`` (the repository's schemas/ mapped into the package), no path."""
+    repo_schemas = Path(__file__).resolve().parents[2] / "schemas"
+    for path in repo_schemas.glob("*.avsc"):
+        assert (schema_dir() / path.name).read_text(encoding="utf-8") == path.read_text(encoding="utf-8")
+
+
 def test_every_schema_has_an_example() -> None:
-    names = {path.stem for path in Path(schema_dir()).glob("*.avsc")}
+    names = {
+        path.name.removesuffix(".avsc") for path in schema_dir().iterdir() if path.name.endswith(".avsc")
+    }
     assert names == set(EXAMPLES)
 
 
@@ -71,7 +80,9 @@ def test_records_written_with_an_earlier_schema_still_decode() -> None:
 def test_previous_schemas_are_prefixes_of_the_current_one() -> None:
     """Fields are only appended (that is what makes decoding older records unambiguous)."""
     current = [f.name for f in codec_for("dead_letter").schema.fields]
-    for path in (schema_dir() / "previous").glob("*.avsc"):
+    for path in (schema_dir() / "previous").iterdir():
+        if not path.name.endswith(".avsc"):
+            continue
         name = path.name.split(".v")[0]
         earlier = [f.name for f in AvroCodec(path.read_text(encoding="utf-8")).schema.fields]
         assert [f.name for f in codec_for(name).schema.fields][: len(earlier)] == earlier, path.name

@@ -1,0 +1,73 @@
+"""Install the way a user does: build the wheel, install it into a fresh virtualenv outside the checkout,
+and run ``intercom-stream sandbox --json`` from another folder (no repository files, no variables)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.sample_result import check_sample_result
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+# What a wheel is built from (as the Dockerfile copies it); a copy, so no stale build/ folder leaks in.
+SOURCES = ["pyproject.toml", "setup.py", "README.md", "streams", "schemas"]
+# Files the package reads at run time, besides its modules.
+PACKAGE_DATA = [
+    "streams/schemas/raw_event.avsc",
+    "streams/schemas/delivery_request.avsc",
+    "streams/schemas/dead_letter.avsc",
+    "streams/schemas/previous/dead_letter.v1.avsc",
+    "streams/localkafka/pom.xml",
+    "streams/emulator/openapi/2.10-api.intercom.io.yaml",
+    "streams/emulator/openapi/2.16-api.intercom.io.yaml",
+    "streams/samples/events.jsonl",
+]
+
+
+def run(argv: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    # Nothing of the checkout or of the test's own virtualenv leaks into the user's shell.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr[-3000:]}"
+    return done
+
+
+def test_installed_wheel_runs_the_sandbox_from_another_folder(tmp_path: Path) -> None:
+    source, dist, venv = tmp_path / "source", tmp_path / "dist", tmp_path / "venv"
+    elsewhere = tmp_path / "somewhere-else"
+    elsewhere.mkdir()
+    source.mkdir()
+    for name in SOURCES:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(REPO / name, source / name)
+    run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)],
+        elsewhere,
+        300,
+    )
+    [wheel] = dist.glob("intercom_stream-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert [name for name in PACKAGE_DATA if name not in names] == []
+
+    run([sys.executable, "-m", "venv", str(venv)], elsewhere, 120)
+    run([str(venv / "bin" / "pip"), "install", "-q", str(wheel)], elsewhere, 600)
+    cli = str(venv / "bin" / "intercom-stream")
+    located = run(
+        [str(venv / "bin" / "python"), "-c", "import streams; print(streams.__file__)"], elsewhere, 60
+    )
+    assert located.stdout.strip().startswith(str(venv)), located.stdout
+    assert run([cli, "--version"], elsewhere, 60).stdout.strip().startswith("intercom-stream ")
+
+    sandbox = run([cli, "sandbox", "--json"], elsewhere, 240)
+    check_sample_result(json.loads(sandbox.stdout))
