@@ -4,33 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import structlog
 from structlog.testing import capture_logs
 
 from streams.delivery.retry import RetryPolicy, with_retries
 from streams.intercom import IntercomClient
-from streams.observability import HEALTH, metrics
+from streams.observability import HEALTH
+from tests.unit.metrics_sample import sample
 
 TOKEN = "tok_pause_secret_4f3e2d1c"
 REFUSED = {"type": "error.list", "errors": [{"code": "unauthorized", "message": "Access Token Invalid"}]}
 
 
-@pytest.fixture(autouse=True)
-def fresh_health() -> Iterator[None]:
-    structlog.reset_defaults()
-    HEALTH.reset()
-    HEALTH.partitions_assigned(1)
-    yield
-    HEALTH.reset()
-
-
-def sample(name: str) -> float:
-    return metrics.REGISTRY.get_sample_value(name) or 0.0
+pytestmark = pytest.mark.usefixtures("joined_health")
 
 
 class Intercom:

@@ -20,12 +20,9 @@ from streams.intercom import IntercomClient, SlidingWindowLimiter
 from streams.observability import HEALTH, metrics
 from streams.observability.install import broker_problem, consumer_lag
 from streams.observability.logs import configure_logging, redact_text, resolve_format
+from tests.unit.metrics_sample import sample
 
 TOKEN = "tok_unit_secret_9d8e7f"
-
-
-def sample(name: str, **labels: str) -> float:
-    return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 @pytest.fixture(autouse=True)

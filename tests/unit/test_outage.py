@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
-import structlog
 from structlog.testing import capture_logs
 
 from streams.delivery.outage import OutageDetector
 from streams.delivery.retry import RetryPolicy, with_retries
 from streams.errors import RejectedError, RetryableDeliveryError
-from streams.observability import HEALTH, metrics
+from streams.observability import HEALTH
+from tests.unit.metrics_sample import sample
 
-
-@pytest.fixture(autouse=True)
-def fresh_health() -> Iterator[None]:
-    structlog.reset_defaults()
-    HEALTH.reset()
-    HEALTH.partitions_assigned(1)
-    yield
-    HEALTH.reset()
-
-
-def sample(name: str) -> float:
-    return metrics.REGISTRY.get_sample_value(name) or 0.0
+pytestmark = pytest.mark.usefixtures("joined_health")
 
 
 class Intercom:
