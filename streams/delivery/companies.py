@@ -29,7 +29,11 @@ class Companies(Contacts):
         prints = dict(old.get("fingerprint") or {}) if same else {}
         if sent is not None:
             prints.update(fingerprint(sent))
-        self.companies[company_id] = {**(old if same else {}), "id": intercom_id, "fingerprint": prints}
+        times = self.applied_times(dict(old.get("times") or {}) if same else {}, sent)
+        entry = {**(old if same else {}), "id": intercom_id, "fingerprint": prints}
+        if times:
+            entry["times"] = times  # field → event time of the value applied
+        self.companies[company_id] = entry
         return intercom_id
 
     async def _upsert_company(self, user_key: str, operation: Operation) -> None:
@@ -38,6 +42,8 @@ class Companies(Contacts):
         body = await self._known_attributes("company", operation.body)
         known = self.companies.get(company_id)
         if known and known.get("fingerprint"):
+            # A group older than the values already applied (it arrived late) changes only the rest.
+            body = self.newer_only(body, known.get("times") or {}, frozenset({"company_id"}))
             delta = changed_fields(body, known["fingerprint"])
             if not delta:
                 self._skip(f"company {company_id}")

@@ -17,6 +17,10 @@ from streams.mapping.plan import ContactRef, Operation
 log = logging.getLogger(__name__)
 
 
+# Never held back by the event-time check: they say who the contact is.
+IDENTITY_FIELDS = frozenset({"external_id", "role"})
+
+
 class Contacts(DeliveryCore):
     def _remember_contact(
         self, user_key: str, contact: dict[str, Any], sent: dict[str, Any] | None = None, fresh: bool = False
@@ -30,7 +34,11 @@ class Contacts(DeliveryCore):
         if sent is not None:
             prints.update(fingerprint(sent))
         role = contact.get("role") or base.get("role") or "user"
-        self.contacts[user_key] = {**base, "id": contact_id, "role": role, "fingerprint": prints}
+        times = self.applied_times(dict(base.get("times") or {}), sent)
+        entry = {**base, "id": contact_id, "role": role, "fingerprint": prints}
+        if times:
+            entry["times"] = times  # field → event time of the value applied
+        self.contacts[user_key] = entry
         return contact_id
 
     def _filters(self, ref: ContactRef) -> list[dict[str, Any]]:
@@ -64,8 +72,14 @@ class Contacts(DeliveryCore):
 
     async def resolve_contact(self, user_key: str, ref: ContactRef | None) -> str | None:
         known = self.contacts.get(user_key)
-        if known:
+        if known and known.get("id"):
             return str(known["id"])
+        if known and known.get("alias_of"):
+            # An anonymousId whose user signed up before any of its visits arrived: its late events
+            # go to that user, found (or created bare) on first use.
+            contact_id = await self._user_contact(ContactRef(user_id=str(known["alias_of"])))
+            self.contacts[user_key] = {**known, "id": contact_id}
+            return contact_id
         if ref is None or ref.is_lead:
             return None  # leads cannot be searched by anonymousId: only the table knows them
         found = await self._search(ref)
@@ -74,6 +88,8 @@ class Contacts(DeliveryCore):
     async def _update_contact(self, user_key: str, contact_id: str, body: dict[str, Any]) -> bool:
         """PUT what changed to a known contact; False when Intercom no longer has it (404)."""
         known = self.contacts.get(user_key) or {}
+        # An identify older than the values already applied (it arrived late) changes only the rest.
+        body = self.newer_only(body, known.get("times") or {}, IDENTITY_FIELDS)
         send = changed_fields(body, known.get("fingerprint") or {})
         if not send:
             self._skip(f"identify of {user_key}")

@@ -31,8 +31,8 @@ from typing import Any, Literal
 
 from streams.delivery.attributes import AttributeCache, infer_data_type
 from streams.delivery.retry import RetryPolicy, with_retries
-from streams.errors import AuthError, DeliveryError, NotFoundError, RejectedError
-from streams.mapping.plan import Report
+from streams.errors import AuthError, ContactPendingError, DeliveryError, RejectedError
+from streams.mapping.plan import Plan, Report
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,9 @@ AttributePolicy = Literal["create", "drop", "reject"]
 _UNKNOWN_ATTRIBUTE = re.compile(r"Custom attribute '([^']+)' does not exist")
 # One list per asyncio task: the sink runs several users' plans at once on one executor.
 _CURRENT_REPORTS: ContextVar[list[Report] | None] = ContextVar("intercom_stream_reports", default=None)
+# When the event being delivered happened (unix seconds), and the plans it asks for under other keys.
+_EVENT_TIME: ContextVar[int | None] = ContextVar("intercom_stream_event_time", default=None)
+_FOLLOW_UPS: ContextVar[list[Plan] | None] = ContextVar("intercom_stream_follow_ups", default=None)
 UnknownUserPolicy = Literal["dead_letter", "create"]
 
 
@@ -59,10 +62,9 @@ class DeliveryOptions:
     # dead-lettered without a call for this long, then one is sent again (names can be archived).
     event_name_recheck_s: float = 3600.0
     api_version: str = "2.10"
-    # A track event Intercom answers 404 for (no such user): hold and retry this long (the identify may
-    # still come), then dead-letter; or, with "create", create the contact and send the event.
+    # A track event Intercom answers 404 for (no such user): park it until the user's identify
+    # (streams/pipeline/parking.py), or, with "create", create the contact and send the event.
     unknown_user_policy: UnknownUserPolicy = "dead_letter"
-    unknown_user_hold_s: float = 5.0
 
 
 def _hash(value: Any) -> str:
@@ -134,6 +136,57 @@ class DeliveryCore:
         return reports
 
     # -- calls ------------------------------------------------------------------------------------
+
+    @property
+    def event_time(self) -> int | None:
+        """When the event being delivered happened: a write never replaces a newer value with it."""
+        return _EVENT_TIME.get()
+
+    @property
+    def follow_ups(self) -> list[Plan]:
+        """Plans for other keys that this task's deliveries asked for (e.g. teach the new id of an
+        alias to its own partition); the sink publishes them."""
+        plans = _FOLLOW_UPS.get()
+        if plans is None:
+            plans = []
+            _FOLLOW_UPS.set(plans)
+        return plans
+
+    def take_follow_ups(self) -> list[Plan]:
+        plans = list(self.follow_ups)
+        _FOLLOW_UPS.set([])
+        return plans
+
+    def newer_only(self, body: dict[str, Any], times: dict[str, int], keep: frozenset[str]) -> dict[str, Any]:
+        """``body`` without the fields that already hold a value from a later event (``times``: field →
+        event time of the value applied; ``keep``: identity fields, always sent)."""
+        at = self.event_time
+        if at is None or not times:
+            return body
+        newer = {k for k, t in times.items() if t > at}
+        if not newer:
+            return body
+        out = {k: v for k, v in body.items() if k == "custom_attributes" or k in keep or k not in newer}
+        attributes = {
+            name: value
+            for name, value in (body.get("custom_attributes") or {}).items()
+            if f"custom_attributes.{name}" not in newer
+        }
+        out.pop("custom_attributes", None)
+        if attributes:
+            out["custom_attributes"] = attributes
+        log.debug("kept newer values of %s", sorted(newer & set(fingerprint(body))))
+        return out
+
+    def applied_times(self, times: dict[str, int], sent: dict[str, Any] | None) -> dict[str, int]:
+        """``times`` with the fields of ``sent`` stamped with this event's time."""
+        at = self.event_time
+        if at is None or not sent:
+            return times
+        stamped = dict(times)
+        for name in fingerprint(sent):
+            stamped[name] = max(at, stamped.get(name, at))
+        return stamped
 
     async def _request(self, method: str, path: str, body: Any = None, *, pause_on_auth: bool = True) -> Any:
         attempted_at_ms: list[int] = []  # first and latest attempt, for the dead-letter record
@@ -276,7 +329,6 @@ def _suppressed(user_key: str) -> RejectedError:
     return error
 
 
-def _not_found(message: str) -> NotFoundError:
-    error = NotFoundError(message, status=None)
-    error.reason = "contact_not_found"
-    return error
+def _not_found(message: str) -> ContactPendingError:
+    """No contact for the user yet: the sink parks the work until its identify creates one."""
+    return ContactPendingError("contact_not_found", message)

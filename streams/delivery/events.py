@@ -8,7 +8,7 @@ from typing import Any
 
 from streams.delivery.contacts import Contacts
 from streams.delivery.core import _forget, _not_found
-from streams.errors import ConflictError, NotFoundError, RejectedError
+from streams.errors import ConflictError, ContactPendingError, NotFoundError, RejectedError
 from streams.mapping.plan import Operation
 
 log = logging.getLogger(__name__)
@@ -16,9 +16,6 @@ log = logging.getLogger(__name__)
 _EVENT_NAME_CAP = re.compile(r"active event names", re.I)
 EVENT_NAMES_KEY = "event_names"
 EVENT_NAME_REFUSED = "event_name_refused:"
-# While an event's user is unknown to Intercom, ask again after 2, 4, 8, 15, 15... seconds.
-HOLD_FIRST_RETRY_S = 2.0
-HOLD_MAX_RETRY_S = 15.0
 
 
 class Events(Contacts):
@@ -90,37 +87,12 @@ class Events(Contacts):
                 return
             except NotFoundError as exc:  # Intercom may take a moment to know the new contact
                 first = exc
-        await self._hold_event(body, first)
-
-    async def _hold_event(self, body: dict[str, Any], first: NotFoundError) -> None:
-        """Retry an unknown user's event for ``unknown_user_hold_s`` (the user may be created meanwhile,
-        e.g. by their identify), then dead-letter it. Each retry has its own attempt budget: a 404
-        is not a transient failure, so holding never uses up the retries of 5xx or timeouts."""
-        hold_s = self.options.unknown_user_hold_s
-        deadline = self.clock() + hold_s
-        history = list(first.history)
-        last = first
-        delay = HOLD_FIRST_RETRY_S
-        while (left := deadline - self.clock()) > 0:
-            await self._sleep(min(delay, left))
-            delay = min(delay * 2, HOLD_MAX_RETRY_S)
-            try:
-                await self._request("POST", "/events", body)
-                return
-            except NotFoundError as exc:
-                history.extend(exc.history)
-                last = exc
-        error = NotFoundError(
-            f"user not found: send identify first (Intercom answered {last.status} to POST /events "
-            f"{len(history)} times over {hold_s:g}s)",
-            status=last.status,
-            error_body=last.error_body,
-            code=last.code,
+        # Not known (yet): the sink parks this event until the user's identify creates the contact, and
+        # remembers the user as unknown meanwhile, so the user's next events cost no call.
+        raise ContactPendingError(
+            "user_not_found",
+            f"user not found: Intercom answered {first.status} to POST /events; send identify first",
         )
-        error.reason = "user_not_found"
-        error.attempts, error.history = len(history), history
-        error.request = {"method": "POST", "path": "/events", "body": body}
-        raise error
 
     async def _create_event_user(self, user_key: str, body: dict[str, Any]) -> None:
         """``unknown_user_policy=create``: the contact the event names (userId as external_id)."""
