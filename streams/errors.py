@@ -6,6 +6,7 @@
     ├── InvalidEventError               the input record cannot become Intercom calls: dead-letter it
     │   (carries a ``reason`` code such as ``unparseable`` or ``missing_identity``)
     └── DeliveryError                   an Intercom call did not succeed; ``outcome`` says what to do
+        ├── ContactPendingError         the contact is not known yet: park the work (not a call error)
         ├── RetryableDeliveryError      408, 5xx, timeouts, connection errors: back off and retry
         ├── RateLimitedError            429: wait until ``retry_at`` without spending an attempt
         ├── AuthError                   401/403: the token is wrong for everyone: pause delivery
@@ -118,3 +119,15 @@ class ConflictError(RejectedError):
 
 class NotFoundError(RejectedError):
     """404: what the call addressed does not exist (any more) in Intercom."""
+
+
+class ContactPendingError(DeliveryError):
+    """The operation needs a contact that is not known yet (its identify, or the alias or lead that
+    names it, may still come): the sink parks the rest of the plan for that user instead of failing.
+    ``reason`` is the dead-letter reason if it is still pending past the bound (``user_not_found``,
+    ``contact_not_found``, ``alias_unknown``); ``operation_index`` is where the plan stopped."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.operation_index = 0

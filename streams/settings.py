@@ -198,10 +198,16 @@ class Settings(BaseSettings):
         "(user_not_found), or create the contact (userId as external_id) and send the event.",
     )
     unknown_user_hold_s: float = Field(
-        5.0,
+        30.0,
         ge=0,
-        description="With dead_letter: how long an event of an unknown user is held and retried (the "
-        "identify may still arrive) before it is dead-lettered.",
+        description="How long work whose contact is not known yet (events, attaches, tags, aliases) stays "
+        "parked for its user, released as soon as the contact is created, before it is dead-lettered; "
+        "also how long a user Intercom answered 404 for is remembered (their events park without a call).",
+    )
+    park_max_per_user: int = Field(
+        100,
+        ge=1,
+        description="Most records parked for one user at a time; past it, new ones are dead-lettered.",
     )
     metadata_priority: str = Field(
         "", description="Event metadata keys kept first when an event has more than 10 (comma separated)."
@@ -321,7 +327,6 @@ class Settings(BaseSettings):
             event_name_recheck_s=self.event_name_recheck_s,
             api_version=self.api_version,
             unknown_user_policy=self.unknown_user_policy,
-            unknown_user_hold_s=self.unknown_user_hold_s,
         )
 
     def require_token(self) -> str:

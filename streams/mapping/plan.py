@@ -28,6 +28,7 @@ class Action(StrEnum):
     UNSUPPRESS = "unsuppress"  # lift a suppression (no Intercom call)
     TAG_CONTACT = "tag_contact"  # POST /tags {name} (once), POST /contacts/{id}/tags {id}
     UNTAG_CONTACT = "untag_contact"  # DELETE /contacts/{id}/tags/{tag id}
+    LEARN_CONTACT = "learn_contact"  # the key now names contact body.id (after an alias); no call
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,17 @@ REPLAYS_AVOIDED = Counter(
     "Records read again (a rewind, a rebalance) that were not handled again: this worker had done them.",
     registry=REGISTRY,
 )
+PARKED = Counter(
+    PREFIX + "parked",
+    "Delivery requests parked because their contact was not known yet, by reason.",
+    ["reason"],
+    registry=REGISTRY,
+)
+RELEASED = Counter(
+    PREFIX + "released",
+    "Parked delivery requests performed once their contact was created or learned.",
+    registry=REGISTRY,
+)
 OUTAGES = Counter(
     PREFIX + "intercom_outages",
     "Times delivery paused because Intercom failed across requests (5xx, timeouts): one per episode.",
@@ -171,6 +182,14 @@ def delivery_paused() -> None:
 
 def replay_avoided() -> None:
     REPLAYS_AVOIDED.inc()
+
+
+def parked(reason: str) -> None:
+    PARKED.labels(reason=reason).inc()
+
+
+def released(count: int) -> None:
+    RELEASED.inc(count)
 
 
 def outage() -> None:

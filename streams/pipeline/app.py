@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -35,18 +35,21 @@ from streams.deadletter import (
 from streams.deadletter.select import REPLAY_HEADER
 from streams.delivery import Executor
 from streams.delivery.attributes import AttributeCache
+from streams.delivery.executor import NEEDS_CONTACT
 from streams.delivery.outage import OUTAGE
 from streams.delivery.retry import RetryPolicy
-from streams.errors import DeliveryError, InvalidEventError
+from streams.errors import ContactPendingError, DeliveryError, InvalidEventError
 from streams.events import decode_raw_event, parse_event
 from streams.intercom import IntercomClient, SlidingWindowLimiter
 from streams.kafka_io import first_offset_from
 from streams.kafka_security import aiokafka_security, faust_security
-from streams.mapping import Operation, Plan, Report, plan_event
+from streams.mapping import Action, Operation, Plan, Report, plan_event
+from streams.mapping.timestamps import event_seconds
 from streams.observability import install_observability, metrics
 from streams.pipeline import delivered, faust_guards
 from streams.pipeline.commits import CommitLedger
 from streams.pipeline.lanes import UserLanes
+from streams.pipeline.parking import ParkingLot
 from streams.pipeline.sequencer import Admission, PartitionSequencer, Verdict
 from streams.records import codec_for
 from streams.settings import Settings
@@ -55,6 +58,14 @@ log = logging.getLogger(__name__)
 
 
 RECORD_OVERHEAD_BYTES = 16_384
+PARK_EXPIRY = "park_expiry"  # event_type of a tick record (see tick_parked_work)
+TICK_AGAIN_S = 5.0  # a tick whose record was lost (a crash) is sent again after this long
+# Operations whose success shows that the user's contact exists: parked work can go.
+CONTACT_PROOF = (NEEDS_CONTACT - {Action.ALIAS}) | {
+    Action.UPSERT_CONTACT,
+    Action.ENSURE_LEAD,
+    Action.LEARN_CONTACT,
+}
 
 # A record queued for the broker: resolves once the broker has it.
 Written = Awaitable[Any]
@@ -110,6 +121,24 @@ def original_source(request: dict[str, Any]) -> SourceRecord:
     )
 
 
+def event_time_of(request: dict[str, Any]) -> int | None:
+    """When the request's event happened (unix seconds), for the newest-value-wins check."""
+    try:
+        event = json.loads(request["event"])
+    except ValueError:
+        return None
+    return event_seconds(event) if isinstance(event, dict) else None
+
+
+def expiry_record(user: str) -> dict[str, Any]:
+    """A tick on the delivery topic: expire ``user``'s parked work that is past the bound."""
+    return {
+        "request_id": f"park-expiry:{user}", "user_key": user, "event_type": PARK_EXPIRY, "operations": [],
+        "event": "{}", "reports": [], "source_topic": "", "source_partition": -1, "source_offset": -1,
+        "received_at_ms": _now_ms(),
+    }  # fmt: skip
+
+
 def create_pipeline(settings: Settings) -> Pipeline:
     token = settings.require_token()
     data_dir = Path(settings.data_dir)
@@ -153,6 +182,9 @@ def create_pipeline(settings: Settings) -> Pipeline:
     suppressed = app.Table("suppressed-users", default=None, partitions=settings.partitions)
     # Per user, the last input position whose delivery request is done: replays make no call again.
     done_requests = app.Table("delivered-requests", default=None, partitions=settings.partitions)
+    # Work waiting for a contact, per user (streams/pipeline/parking.py).
+    parked = app.Table("parked-work", default=None, partitions=settings.partitions)
+    parking = ParkingLot(parked, settings.unknown_user_hold_s, settings.park_max_per_user)
     attribute_cache = AttributeCache(workspace, settings.attribute_refresh_s)
     mapping_options, delivery_options = settings.mapping_options(), settings.delivery_options()
 
@@ -381,30 +413,148 @@ def create_pipeline(settings: Settings) -> Pipeline:
             )  # fmt: skip
         return executors[partition]
 
+    def plan_of(request: dict[str, Any], start: int = 0) -> Plan:
+        """The request's plan from operation ``start`` (a parked rest carries no reports: they were
+        dead-lettered when it was parked)."""
+        return Plan(
+            request["user_key"],
+            request["event_type"],
+            tuple(Operation.from_record(op) for op in request["operations"][start:]),
+            () if start else tuple(Report.from_json(text) for text in request.get("reports") or ()),
+        )
+
+    async def letters_for(
+        request: dict[str, Any], executor: Executor, reports: list[Report]
+    ) -> list[Written]:
+        """Dead letters for what was delivered but not as sent, and the plans the delivery asked for
+        under other keys (an alias teaching its new id to that id's partition)."""
+        source = original_source(request)
+        user, kind = request["user_key"], request["event_type"]
+        written = [await dead_letter(dead_letter_for_report(source, r, user, kind)) for r in reports]
+        event = json.loads(request["event"])
+        for follow in executor.take_follow_ups():
+            value = delivery_codec.encode(delivery_record(follow, event, source))
+            written.append(await produce(delivery_topic, follow.user_key.encode(), value))
+        return written
+
     async def sink_one(event: Any) -> list[Written]:
         message = event.message
         request = delivery_codec.decode(message.value)
-        user_key = request["user_key"]
-        if delivered.already_done(done_requests.get(user_key), request):
+        if request["event_type"] == PARK_EXPIRY:
+            return await expire_parked(message.partition, request["user_key"])
+        user = request["user_key"]
+        if delivered.already_done(done_requests.get(user), request):
             metrics.replay_avoided()  # planned again, or read again, after a kill: done before
             return []
-        plan = Plan(
-            user_key,
-            request["event_type"],
-            tuple(Operation.from_record(op) for op in request["operations"]),
-            tuple(Report.from_json(text) for text in request.get("reports") or ()),
-        )
-        source = original_source(request)
+        executor = executor_for(message.partition)
+        plan = plan_of(request)
         try:
-            reports = await executor_for(message.partition).execute(plan)
+            reports = await executor.execute(
+                plan, event_time=event_time_of(request), unknown_user=parking.unknown(user)
+            )
+        except ContactPendingError as pending:
+            # Not remembered as done: the parking is a table write that a kill may lose while a
+            # later write survives; a replay parks it again (at least once).
+            written = await letters_for(request, executor, executor.reports)
+            return written + await park(request, pending.operation_index, pending)
         except DeliveryError as error:
-            letters = [dead_letter_for_delivery(source, error, plan.user_key, plan.event_type)]
-        else:  # delivered, but not all as sent: make the loss visible
-            letters = [dead_letter_for_report(source, r, plan.user_key, plan.event_type) for r in reports]
+            source = original_source(request)
+            written = [await dead_letter(dead_letter_for_delivery(source, error, user, plan.event_type))]
+        else:
+            written = await letters_for(request, executor, reports)
+            if any(op.action in CONTACT_PROOF for op in plan.operations) and (
+                parking.unknown(user) or parking.items(user)
+            ):
+                parking.known(user)
+                written += await release(message.partition, user)
         # Its dead letters on the broker first: a request remembered as done is never done again.
-        await asyncio.gather(*[await dead_letter(letter) for letter in letters])
-        done_requests[user_key] = delivered.mark_done(done_requests.get(user_key), request)
+        await asyncio.gather(*written)
+        done_requests[user] = delivered.mark_done(done_requests.get(user), request)
         return []
+
+    async def park(request: dict[str, Any], start: int, pending: ContactPendingError) -> list[Written]:
+        """Park the rest of ``request`` for its user; done (committable) once the table write is
+        flushed, which Faust does before every commit."""
+        user = request["user_key"]
+        if parking.park(user, request, start, pending):
+            metrics.parked(pending.reason or "contact_not_found")
+            return []
+        full = ContactPendingError(
+            pending.reason or "contact_not_found",
+            f"{pending.message}; not parked: {settings.park_max_per_user} records already wait for {user!r}",
+        )
+        return [await dead_letter(dead_letter_for_delivery(original_source(request), full, user,
+                                                           request["event_type"]))]  # fmt: skip
+
+    async def release(partition: int, user: str) -> list[Written]:
+        """Perform the user's parked work, oldest first, now that the contact exists. Its dead letters
+        are on the broker before the work leaves the table (a crash in between redoes it)."""
+        executor = executor_for(partition)
+        remaining = parking.items(user)
+        written: list[Written] = []
+        released = 0
+        while remaining:
+            item = remaining[0]
+            request = item.request
+            try:
+                reports = await executor.execute(
+                    plan_of(request, item.start), event_time=event_time_of(request)
+                )
+            except ContactPendingError as pending:  # needs yet another contact: stays, in order
+                written += await letters_for(request, executor, executor.reports)
+                remaining[0] = replace(item, start=item.start + pending.operation_index)
+                break
+            except DeliveryError as error:
+                letter = dead_letter_for_delivery(
+                    original_source(request), error, user, request["event_type"]
+                )
+                written.append(await dead_letter(letter))
+            else:
+                written += await letters_for(request, executor, reports)
+                released += 1
+            remaining.pop(0)
+        await asyncio.gather(*written)
+        parking.keep(user, remaining)
+        metrics.released(released)
+        return []
+
+    async def expire_parked(partition: int, user: str) -> list[Written]:
+        """A tick for ``user``: dead-letter the parked work past the bound (with its reason)."""
+        if executor_for(partition).is_known(user):
+            await release(partition, user)
+        remaining = parking.items(user)
+        expired = [item for item in remaining if parking.due(item)]
+        if not expired:
+            return []
+        written = []
+        for item in expired:
+            error = ContactPendingError(
+                item.reason,
+                f"{item.message}; parked {settings.unknown_user_hold_s:g}s and no contact for "
+                f"{user!r} was created or learned meanwhile",
+            )
+            kind = item.request["event_type"]
+            written.append(
+                await dead_letter(dead_letter_for_delivery(original_source(item.request), error, user, kind))
+            )
+        await asyncio.gather(*written)
+        parking.keep(user, [item for item in remaining if item not in expired])
+        return []
+
+    ticked: dict[str, float] = {}
+
+    @app.timer(1.0)
+    async def tick_parked_work() -> None:
+        """Work past its bound is dead-lettered by a tick record on the delivery topic, keyed by its
+        user, so that it runs in that user's lane, in stream context (table writes need one)."""
+        now = time.time()
+        for user in parking.users_due():
+            if now - ticked.get(user, 0.0) < TICK_AGAIN_S:
+                continue
+            ticked[user] = now
+            await produce(delivery_topic, user.encode(), delivery_codec.encode(expiry_record(user)))
+        for user in [u for u, at in ticked.items() if now - at > TICK_AGAIN_S]:
+            del ticked[user]
 
     @app.agent(delivery_topic, name="sink")
     async def sink(stream: Any) -> None:

@@ -27,7 +27,14 @@ log = logging.getLogger(__name__)
 
 
 # The Faust tables (streams/pipeline/app.py declares them by these names), each changelogged in Kafka.
-TABLES = ("known-contacts", "known-companies", "intercom-workspace", "suppressed-users", "delivered-requests")
+TABLES = (
+    "known-contacts",
+    "known-companies",
+    "intercom-workspace",
+    "suppressed-users",
+    "delivered-requests",
+    "parked-work",
+)
 # Changelogs keep the latest value per key; a deleted key's tombstone goes after a day.
 CHANGELOG_CONFIG = {"cleanup.policy": "compact", "delete.retention.ms": str(24 * 3600 * 1000)}
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from streams.emulator.middleware import CLIENT_CLOSED_REQUEST
-from tests.integration.builders import identify, track
+from tests.integration.builders import group, identify, track
 from tests.integration.conftest import RunningPipeline
 
 pytestmark = pytest.mark.integration
@@ -126,3 +126,33 @@ def test_kill_9_mid_stream_loses_nothing_and_keeps_each_users_order(
     # work plus the in-flight window, on both the raw and the delivery side), never the whole stream.
     # Measured: 47-656 duplicate posts for 3 kills (2-22%, 15 runs); Intercom drops them (same created_at).
     assert duplicates < total * 0.3, f"{duplicates} duplicate event posts for {total} events"
+
+
+def test_kill_9_while_work_is_parked_loses_nothing(pipeline: RunningPipeline) -> None:
+    """Tracks and attaches of users not identified yet are parked; the worker is killed (no final
+    commit, no leave-group); its replacement releases them all when the identifies come."""
+    pipeline.env["INTERCOM_STREAM_UNKNOWN_USER_HOLD_S"] = "600"  # nothing may expire during the test
+    pipeline.emulator.configure(rate_limit=0)  # the test's own reads must not meet a 429
+    users = [f"p-{i:02d}" for i in range(20)]
+    early = [track(u, n, f"Step {n}") for n in (2, 3) for u in users]
+    early += [group(u, 4, f"co-{u}") for u in users]
+    first = pipeline.start()
+    pipeline.publish(early)
+    pipeline.wait_drained(len(early))  # every record parked (done), none delivered
+    assert [c for c in pipeline.emulator.requests() if c["path"] == "/events" and c["status"] == 202] == []
+    first.stop(sig=signal.SIGKILL)
+    pipeline.start()
+    late = [identify(u, 1) for u in users]
+    pipeline.publish(late)
+    pipeline.wait_drained(len(early) + len(late))
+
+    dead_letters = pipeline.dead_letters()
+    assert dead_letters == [], json.dumps(dead_letters[:3], default=str)[:2000]
+    state = pipeline.emulator.state()
+    stored = sorted((e["user_id"], e["event_name"].lower()) for e in state["events"])
+    assert stored == sorted((u, f"step {n}") for n in (2, 3) for u in users)
+    by_id = {c["external_id"]: c["id"] for c in state["contacts"]}
+    assert sorted(by_id) == users
+    for user in users[:5]:
+        attached = pipeline.emulator.api("GET", f"/contacts/{by_id[user]}/companies")
+        assert [c["company_id"] for c in attached["companies"]] == [f"co-{user}"]

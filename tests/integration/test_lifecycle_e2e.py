@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from typing import Any
 
 import pytest
@@ -48,6 +49,7 @@ def test_visitor_becomes_a_lead_then_is_merged_into_the_user(pipeline: RunningPi
 
 
 def test_lead_already_merged_by_intercom_and_alias_cases(pipeline: RunningPipeline) -> None:
+    pipeline.env["INTERCOM_STREAM_UNKNOWN_USER_HOLD_S"] = "3"
     emulator = pipeline.emulator
     pipeline.start()
     pipeline.publish([ev("identify", 1, anonymousId="anon-2", traits={"name": "Visitor"})])
@@ -70,7 +72,10 @@ def test_lead_already_merged_by_intercom_and_alias_cases(pipeline: RunningPipeli
     # Keyed by previousId, so an alias back is published once the first is done (another partition).
     pipeline.publish([ev("alias", 6, previousId="a-2", userId="a-1")])  # and back: no loop
     pipeline.wait_drained(6)
-    letters = pipeline.dead_letters()
+    # "ghost" is never identified: its alias stays parked for the hold window, then is dead-lettered.
+    deadline = time.monotonic() + 60
+    while not (letters := pipeline.dead_letters()) and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert [x["reason"] for x in letters] == ["alias_unknown"], letters
     (letter,) = letters
     assert letter["reason"] == "alias_unknown" and letter["user_key"] == "ghost"

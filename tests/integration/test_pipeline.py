@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
@@ -85,9 +86,13 @@ def test_bad_records_are_dead_lettered_with_reasons_and_the_worker_keeps_going(
     ]
     # (Unknown attributes no longer fail an event: see tests/integration/test_mapping_e2e.py.)
     pipeline.emulator.create_attribute("score", "integer")
+    pipeline.env["INTERCOM_STREAM_UNKNOWN_USER_HOLD_S"] = "2"  # the track waits this long for an identify
     pipeline.start()
     pipeline.publish(events)
     pipeline.wait_drained(len(events))
+    deadline = time.monotonic() + 60
+    while len(pipeline.dead_letters()) < 4 and time.monotonic() < deadline:
+        time.sleep(0.5)
     letters = {
         d["source_offset"] if d["reason"] == "unparseable" else d["user_key"]: d
         for d in pipeline.dead_letters()

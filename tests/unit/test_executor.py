@@ -13,7 +13,7 @@ from streams.deadletter.records import SourceRecord, dead_letter_for_delivery
 from streams.delivery import Executor
 from streams.delivery.executor import DeliveryOptions
 from streams.delivery.retry import RetryPolicy
-from streams.errors import DeliveryError, NotFoundError, RejectedError
+from streams.errors import ContactPendingError, DeliveryError, NotFoundError, RejectedError
 from streams.events import parse_event
 from streams.intercom.responses import classify
 from streams.mapping import ContactRef, plan_event
@@ -315,10 +315,12 @@ async def test_group_for_unknown_user_fails_with_advice() -> None:
     intercom = ScriptedIntercom(
         {"POST /companies": [(200, {"type": "company", "id": "k1"})], "POST /contacts/search": [(200, EMPTY)]}
     )
-    with pytest.raises(NotFoundError, match="send an identify"):
+    with pytest.raises(ContactPendingError, match="send an identify") as caught:
         await Executor(intercom, {}, {}, FAST).execute(
             plan({"type": "group", "userId": "u1", "groupId": "acme"})
         )
+    # The company is written; the attach (operation 1) waits for the user's contact.
+    assert caught.value.reason == "contact_not_found" and caught.value.operation_index == 1
 
 
 async def test_event_of_unknown_visitor_creates_its_lead_once() -> None:
@@ -356,48 +358,30 @@ def held(intercom: ScriptedIntercom, policy: RetryPolicy = FAST, **options: Any)
     return executor, fake
 
 
-async def test_unknown_user_event_is_held_until_intercom_knows_the_user() -> None:
-    intercom = ScriptedIntercom({"POST /events": [USER_NOT_FOUND, USER_NOT_FOUND, (202, None)]})
-    executor, fake = held(intercom, unknown_user_hold_s=60)
-    assert await executor.execute(plan(TRACK)) == []
-    assert intercom.routes == ["POST /events"] * 3
-    assert fake.slept == [2.0, 4.0]  # the hold waits between tries; 404s are not backed off as 5xx
-
-
-async def test_unknown_user_event_is_dead_lettered_after_the_hold_window() -> None:
+async def test_unknown_user_event_asks_to_be_parked_after_one_call() -> None:
     intercom = ScriptedIntercom({"POST /events": [USER_NOT_FOUND]})
-    executor, fake = held(intercom, unknown_user_hold_s=60)
-    with pytest.raises(NotFoundError) as caught:
+    executor, fake = held(intercom)
+    with pytest.raises(ContactPendingError) as caught:
         await executor.execute(plan(TRACK))
-    assert sum(fake.slept) == pytest.approx(60) and max(fake.slept) == 15.0
-    assert len(intercom.calls) == len(fake.slept) + 1 == 8
-    error = caught.value
-    assert error.reason == "user_not_found" and error.status == 404
-    assert error.message.startswith("user not found: send identify first")
-    assert error.attempts == 8 and [a.outcome for a in error.history] == ["404"] * 8
-    record = dead_letter_for_delivery(SOURCE, error, "u1", "track")
-    assert record["reason"] == "user_not_found" and record["intercom_status"] == 404
-    assert record["message"].startswith("user not found: send identify first")
-    assert "8 attempts: 404 at " in record["message"]
-    assert json.loads(record["intercom_request"])["path"] == "/events"
+    assert intercom.routes == ["POST /events"] and fake.slept == []  # no holding in the user's lane
+    assert caught.value.reason == "user_not_found" and caught.value.operation_index == 0
+    record = dead_letter_for_delivery(SOURCE, caught.value, "u1", "track")
+    assert record["reason"] == "user_not_found" and "send identify first" in record["message"]
 
 
-async def test_unknown_user_hold_of_zero_dead_letters_at_once() -> None:
-    intercom = ScriptedIntercom({"POST /events": [USER_NOT_FOUND]})
-    executor, fake = held(intercom, unknown_user_hold_s=0)
-    with pytest.raises(NotFoundError, match="user not found: send identify first"):
-        await executor.execute(plan(TRACK))
-    assert len(intercom.calls) == 1 and fake.slept == []
+async def test_a_user_known_to_be_unknown_costs_no_call() -> None:
+    intercom = ScriptedIntercom({})
+    executor, _ = held(intercom)
+    with pytest.raises(ContactPendingError, match="not known to Intercom yet"):
+        await executor.execute(plan(TRACK), unknown_user=True)
+    assert intercom.calls == []
 
 
-async def test_holding_does_not_spend_the_attempt_budget_of_transient_errors() -> None:
-    # Three 404s, then a 503 and a success: with max_attempts=2 the 503 is still retried once.
-    intercom = ScriptedIntercom(
-        {"POST /events": [USER_NOT_FOUND, USER_NOT_FOUND, USER_NOT_FOUND, (503, None), (202, None)]}
-    )
-    executor, _ = held(intercom, RetryPolicy(max_attempts=2, base_delay_s=0.001), unknown_user_hold_s=60)
-    await executor.execute(plan(TRACK))
-    assert len(intercom.calls) == 5
+async def test_an_identify_of_a_user_known_to_be_unknown_is_still_sent() -> None:
+    intercom = ScriptedIntercom({"POST /contacts": [(200, CONTACT)]})
+    executor, _ = held(intercom)
+    await executor.execute(plan({"type": "identify", "userId": "u1", "timestamp": 1}), unknown_user=True)
+    assert intercom.routes == ["POST /contacts"] and executor.is_known("u1")
 
 
 async def test_unknown_user_is_created_when_the_policy_says_create() -> None:
@@ -412,14 +396,15 @@ async def test_unknown_user_is_created_when_the_policy_says_create() -> None:
     assert executor.contacts["u1"]["id"] == "c1" and fake.slept == []
 
 
-async def test_create_policy_holds_while_intercom_does_not_know_the_new_contact_yet() -> None:
+async def test_create_policy_parks_while_intercom_does_not_know_the_new_contact_yet() -> None:
     intercom = ScriptedIntercom(
-        {"POST /events": [USER_NOT_FOUND, USER_NOT_FOUND, (202, None)], "POST /contacts": [(200, CONTACT)]}
+        {"POST /events": [USER_NOT_FOUND, USER_NOT_FOUND], "POST /contacts": [(200, CONTACT)]}
     )
     executor, fake = held(intercom, unknown_user_policy="create")
-    await executor.execute(plan(TRACK))
-    assert intercom.routes == ["POST /events", "POST /contacts", "POST /events", "POST /events"]
-    assert fake.slept == [2.0]
+    with pytest.raises(ContactPendingError):
+        await executor.execute(plan(TRACK))
+    assert intercom.routes == ["POST /events", "POST /contacts", "POST /events"]
+    assert executor.is_known("u1") and fake.slept == []
 
 
 async def test_create_policy_uses_the_contact_intercom_names_on_conflict() -> None:
@@ -477,3 +462,16 @@ async def test_concurrent_plans_on_one_executor_keep_their_own_reports() -> None
     release.set()
     assert [r.reason for r in await first] == ["metadata_trimmed"]
     assert await second == []
+
+
+async def test_a_late_identify_never_overwrites_a_newer_value() -> None:
+    intercom = ScriptedIntercom({"POST /contacts": [(200, CONTACT)], "PUT /contacts/c1": [(200, CONTACT)]})
+    contacts: dict[str, Any] = {}
+    executor = Executor(intercom, contacts, {}, FAST)
+    newer = {"type": "identify", "userId": "u1", "traits": {"name": "New", "avatar": "n.png"}}
+    older = {"type": "identify", "userId": "u1", "traits": {"name": "Old", "avatar": "o.png", "phone": "1"}}
+    await executor.execute(plan(newer), event_time=200)
+    await executor.execute(plan(older), event_time=100)
+    # Only the field the newer identify did not set goes out.
+    assert intercom.calls[-1][2] == {"phone": "1"}
+    assert contacts["u1"]["times"]["name"] == 200 and contacts["u1"]["times"]["phone"] == 100

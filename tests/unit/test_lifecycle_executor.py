@@ -8,7 +8,9 @@ import pytest
 
 from streams.delivery import Executor
 from streams.delivery.executor import DeliveryOptions, fingerprint
-from streams.errors import RejectedError
+from streams.errors import ContactPendingError, RejectedError
+from streams.events import parse_event
+from streams.mapping import plan_event
 from tests.unit.test_executor import EMPTY, FAST, ScriptedIntercom, error_list, plan
 
 USER = {"type": "contact", "id": "U1", "role": "user", "external_id": "u1"}
@@ -66,12 +68,43 @@ async def test_alias_of_a_known_user_moves_the_external_id() -> None:
     assert "u1" not in contacts
 
 
-async def test_alias_of_an_unknown_id_is_reported() -> None:
+async def test_alias_of_an_unknown_id_waits_for_it() -> None:
     intercom = ScriptedIntercom({"POST /contacts/search": [(200, EMPTY)]})
-    (report,) = await Executor(intercom, {}, {}, FAST).execute(
-        plan({"type": "alias", "previousId": "nobody", "userId": "u2"})
+    with pytest.raises(ContactPendingError) as caught:
+        await Executor(intercom, {}, {}, FAST).execute(
+            plan({"type": "alias", "previousId": "nobody", "userId": "u2"})
+        )
+    assert caught.value.reason == "alias_unknown"
+
+
+async def test_alias_teaches_the_new_id_its_contact() -> None:
+    intercom = ScriptedIntercom({"PUT /contacts/C1": [(200, {"id": "C1", "role": "user"})]})
+    contacts: dict[str, Any] = {"old": {"id": "C1", "role": "user"}}
+    executor = Executor(intercom, contacts, {}, FAST)
+    await executor.execute(plan({"type": "alias", "previousId": "old", "userId": "new"}))
+    (follow,) = executor.take_follow_ups()
+    assert follow.user_key == "new" and follow.operations[0].body == {"id": "C1"}
+    await executor.execute(follow)  # on the new id's partition: no call, the contact is known
+    assert contacts["new"]["id"] == "C1" and "old" not in contacts and intercom.routes == ["PUT /contacts/C1"]
+
+
+async def test_merge_before_the_lead_exists_binds_the_visitor_to_the_user() -> None:
+    intercom = ScriptedIntercom(
+        {
+            "POST /contacts/search": [(200, {"type": "list", "data": [{"id": "U1", "external_id": "u1"}]})],
+            "POST /events": [(202, None)],
+        }
     )
-    assert report.reason == "alias_unknown"
+    contacts: dict[str, Any] = {}
+    executor = Executor(intercom, contacts, {}, FAST)
+    (merge,) = plan_event(parse_event({"type": "identify", "userId": "u1", "anonymousId": "a1"})).related
+    await executor.execute(merge)
+    assert intercom.calls == [] and contacts["a1"]["alias_of"] == "u1"
+    # A visit that arrives after the sign-up goes to the user: no lead is ever left unmerged.
+    late = {"type": "track", "anonymousId": "a1", "event": "Late", "timestamp": 1}
+    await executor.execute(plan(late))
+    assert intercom.routes == ["POST /contacts/search", "POST /events"]
+    assert intercom.calls[-1][2]["id"] == "U1"
 
 
 async def test_delete_forgets_suppresses_and_later_events_are_refused() -> None:

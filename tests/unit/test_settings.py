@@ -75,11 +75,12 @@ def test_an_app_budget_smaller_than_the_partition_count_stops_start_up(
 
 def test_unknown_user_settings_reach_the_delivery_options(monkeypatch: pytest.MonkeyPatch) -> None:
     defaults = load_settings().delivery_options()
-    assert (defaults.unknown_user_policy, defaults.unknown_user_hold_s) == ("dead_letter", 5.0)
+    assert defaults.unknown_user_policy == "dead_letter"
+    assert (load_settings().unknown_user_hold_s, load_settings().park_max_per_user) == (30.0, 100)
     monkeypatch.setenv("INTERCOM_STREAM_UNKNOWN_USER_POLICY", "create")
     monkeypatch.setenv("INTERCOM_STREAM_UNKNOWN_USER_HOLD_S", "5")
     options = load_settings().delivery_options()
-    assert (options.unknown_user_policy, options.unknown_user_hold_s) == ("create", 5.0)
+    assert (options.unknown_user_policy, load_settings().unknown_user_hold_s) == ("create", 5.0)
     monkeypatch.setenv("INTERCOM_STREAM_UNKNOWN_USER_POLICY", "ignore")
     with pytest.raises(ConfigurationError, match="INTERCOM_STREAM_UNKNOWN_USER_POLICY"):
         load_settings()

@@ -1,0 +1,124 @@
+"""Track events: POST /events, the event-name cap, users Intercom does not know."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from streams.delivery.contacts import Contacts
+from streams.delivery.core import _forget, _not_found
+from streams.errors import ConflictError, ContactPendingError, NotFoundError, RejectedError
+from streams.mapping.plan import Operation
+
+log = logging.getLogger(__name__)
+
+_EVENT_NAME_CAP = re.compile(r"active event names", re.I)
+EVENT_NAMES_KEY = "event_names"
+EVENT_NAME_REFUSED = "event_name_refused:"
+
+
+class Events(Contacts):
+    def _event_names(self) -> list[str]:
+        return list((self.workspace.get(EVENT_NAMES_KEY) or {}).get("names", []))
+
+    async def _track_event(self, user_key: str, operation: Operation) -> None:
+        body = dict(operation.body)
+        ref = operation.contact
+        if "user_id" not in body and ref is not None:
+            # Leads (by id from the table) and email-only users (resolved once, then by id).
+            contact_id = await self.resolve_contact(user_key, ref)
+            if contact_id is not None:
+                body["id"] = contact_id  # Intercom addresses leads by their id only
+                body.pop("email", None)
+            elif ref.is_lead:
+                raise _not_found(
+                    f"no Intercom lead is known for anonymousId {ref.anonymous_id!r}: "
+                    "send an identify for this visitor first"
+                )
+        name = event_name_key(str(body.get("event_name", "")))
+        self._check_refused_name(name, body.get("event_name"))
+        names = self._event_names()
+        if name not in names and len(names) >= self.options.event_name_cap:
+            raise _cap_error(
+                f"event name {body.get('event_name')!r} would be new name number {len(names) + 1}; "
+                f"the cap is {self.options.event_name_cap} (Intercom keeps at most 120 active names)"
+            )
+        try:
+            await self._send_event(user_key, body)
+        except RejectedError as exc:
+            if _EVENT_NAME_CAP.search(exc.message):
+                exc.reason = "event_name_cap"
+                # Intercom is the authority on the 120 names (other workers count their own names):
+                # remember its no so that this name's next events cost no call until the re-check.
+                self.workspace[f"{EVENT_NAME_REFUSED}{name}"] = {"at": self.clock(), "message": exc.message}
+            raise
+        _forget(self.workspace, f"{EVENT_NAME_REFUSED}{name}")
+        if name not in names:
+            self.workspace[EVENT_NAMES_KEY] = {"names": [*names, name]}
+
+    def _check_refused_name(self, name: str, given: Any) -> None:
+        """Dead-letter at once (no call) an event whose name Intercom refused less than
+        ``event_name_recheck_s`` ago; after that, the next event is sent to ask again."""
+        refused = self.workspace.get(f"{EVENT_NAME_REFUSED}{name}")
+        if not refused:
+            return
+        age = self.clock() - float(refused["at"])
+        if age < self.options.event_name_recheck_s:
+            raise _cap_error(
+                f"event name {given!r} was refused by Intercom {int(age)}s ago (at most 120 active "
+                f"event names); not sent, re-checked {self.options.event_name_recheck_s:g}s after the "
+                "refusal"
+            )
+
+    async def _send_event(self, user_key: str, body: dict[str, Any]) -> None:
+        """POST the event; a 404 means Intercom knows no such user (yet): see ``unknown_user_policy``."""
+        try:
+            await self._request("POST", "/events", body)
+            return
+        except NotFoundError as exc:
+            if "id" in body:
+                raise  # addressed by a contact id (a lead): no identify can make it appear
+            first = exc
+        if self.options.unknown_user_policy == "create":
+            await self._create_event_user(user_key, body)
+            try:
+                await self._request("POST", "/events", body)
+                return
+            except NotFoundError as exc:  # Intercom may take a moment to know the new contact
+                first = exc
+        # Not known (yet): the sink parks this event until the user's identify creates the contact, and
+        # remembers the user as unknown meanwhile, so the user's next events cost no call.
+        raise ContactPendingError(
+            "user_not_found",
+            f"user not found: Intercom answered {first.status} to POST /events; send identify first",
+        )
+
+    async def _create_event_user(self, user_key: str, body: dict[str, Any]) -> None:
+        """``unknown_user_policy=create``: the contact the event names (userId as external_id)."""
+        contact: dict[str, Any] = {"role": "user"}
+        if body.get("user_id"):
+            contact["external_id"] = body["user_id"]
+        if body.get("email"):
+            contact["email"] = body["email"]
+        try:
+            created = await self._request("POST", "/contacts", contact)
+        except ConflictError as conflict:  # created meanwhile (search lag, or its identify)
+            if not conflict.existing_id:
+                raise
+            if conflict.archived:
+                await self._request("POST", f"/contacts/{conflict.existing_id}/unarchive")
+            created, contact = {"id": conflict.existing_id, "role": "user"}, {}
+        log.info("created contact %s for an event of a user unknown to Intercom", created.get("id"))
+        self._remember_contact(user_key, created, contact or None, fresh=True)
+
+
+def event_name_key(name: str) -> str:
+    """Intercom's identity of an event name: case-insensitive, ``.`` and ``$`` read as ``-``."""
+    return name.strip().lower().replace(".", "-").replace("$", "-")
+
+
+def _cap_error(message: str) -> RejectedError:
+    error = RejectedError(message)
+    error.reason = "event_name_cap"
+    return error
