@@ -480,6 +480,7 @@ def test_the_token_is_in_no_log_dead_letter_or_metric(pipeline: RunningPipeline)
             "INTERCOM_STREAM_WEB_HOST": "127.0.0.1",
             "INTERCOM_STREAM_REQUEST_TIMEOUT_S": "1",
             "INTERCOM_STREAM_MAX_ATTEMPTS": "3",
+            "INTERCOM_STREAM_RETRY_HORIZON_S": "0",  # three attempts, then the dead letter
         }
     )
     users = [f"sec-{i}" for i in range(5)]
