@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         "/tmp/intercom-stream", description="Writable folder for Faust's worker state and RocksDB tables."
     )
     consumer_session_timeout_s: float = Field(30.0, gt=0, description="Kafka consumer session timeout.")
+    group_instance_id: str | None = Field(
+        None,
+        description="Kafka static group membership: a stable, unique name per worker (e.g. the StatefulSet "
+        "pod name). A worker restarted under the same name takes its partitions back at once, without "
+        "a rebalance or waiting out the session timeout of the worker it replaces.",
+    )
     commit_interval_s: float = Field(1.0, gt=0, description="How often processed offsets are committed.")
     sink_in_flight: int = Field(
         4,

@@ -153,6 +153,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
         web_port=settings.web_port or 6066,
         web_host=settings.web_host,
         broker_session_timeout=settings.consumer_session_timeout_s,
+        consumer_group_instance_id=settings.group_instance_id,  # static membership (None: dynamic)
         broker_heartbeat_interval=max(0.5, settings.consumer_session_timeout_s / 10),
         broker_commit_interval=settings.commit_interval_s,
         # Resume processing as soon as table recovery ends (Faust's default waits 3 s after every

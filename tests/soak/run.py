@@ -155,7 +155,7 @@ def check(state: dict[str, Any], calls: list[dict[str, Any]], letters: list[dict
     )
 
 
-def one_run(seed: int, workdir: Path) -> RunResult:
+def one_run(seed: int, workdir: Path, static: bool = False) -> RunResult:
     rng = random.Random(seed)
     kills = rng.randint(6, 10)
     result = RunResult(seed, kills)
@@ -177,12 +177,17 @@ def one_run(seed: int, workdir: Path) -> RunResult:
         workers: list[Child] = []
         counter = iter(range(1000))
 
-        def spawn() -> Child:
-            child = start_worker(workdir / f"worker-{next(counter)}.log", env)
+        slots: dict[Child, str] = {}
+
+        def spawn(slot: str) -> Child:
+            # --static: a replacement takes the killed worker's group instance id (a StatefulSet pod).
+            own = {**env, "INTERCOM_STREAM_GROUP_INSTANCE_ID": slot} if static else env
+            child = start_worker(workdir / f"worker-{next(counter)}.log", own)
             workers.append(child)
+            slots[child] = slot
             return child
 
-        alive = [spawn(), spawn()]
+        alive = [spawn("worker-a"), spawn("worker-b")]
         try:
             asyncio.run(wait_for_topics(kafka.bootstrap, [settings.raw_events_topic], timeout_s=60))
             asyncio.run(publish_lines(kafka.bootstrap, settings.raw_events_topic, lines))
@@ -205,7 +210,7 @@ def one_run(seed: int, workdir: Path) -> RunResult:
                 victim.stop(sig=signal.SIGKILL)
                 result.timeline.append(f"kill {victim.log_path.name} {time.monotonic() - began:.0f}s")
                 time.sleep(rng.uniform(1, 3))
-                alive.append(spawn())
+                alive.append(spawn(slots[victim]))
             restart.join()
             asyncio.run(wait_until_drained(settings, len(lines)))
             time.sleep(2)  # the last commits
@@ -230,6 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=None, help="first run's seed (default: random)")
     parser.add_argument("--keep", type=Path, default=None, help="keep each run's logs under this folder")
+    parser.add_argument(
+        "--static",
+        action="store_true",
+        help="static group membership: a replacement keeps the killed one's id",
+    )
     args = parser.parse_args(argv)
     first = args.seed if args.seed is not None else random.randrange(1 << 20)
     results = []
@@ -239,10 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep is not None:
             workdir = args.keep / f"run-{first + n}"
             workdir.mkdir(parents=True, exist_ok=True)
-            result = one_run(first + n, workdir)
+            result = one_run(first + n, workdir, args.static)
         else:
             with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-                result = one_run(first + n, Path(tmp))
+                result = one_run(first + n, Path(tmp), args.static)
         results.append(result)
         print(f"{n + 1:>4} {result.seed:>8} {result.kills:>5} {result.lost:>5} {result.misordered:>6} "
               f"{result.replayed:>8} {result.replayed / result.kills:>8.1f} {result.stall_s:>7.1f} "
