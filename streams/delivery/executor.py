@@ -3,9 +3,10 @@
 The tables are plain mappings here (Faust tables in the worker, dicts in tests); values are JSON dicts:
   contacts:  user key   → {"id", "role", "fingerprint": {field: hash}, "companies": [company_id]}
   companies: company_id → {"id", "fingerprint": {field: hash}, "tags": [name]}
-  workspace: "data_attributes:<model>" → cached data attributes; "event_names" → names sent;
-             "event_name_refused:<name>" → {"at", "message"} when Intercom refused a new name (422);
+  workspace: "data_attributes:<model>" → cached data attributes;
              "tag:<lower-case name>" → {"id", "name"} of contact tags created or found
+  event names: slots and Intercom's refusals live behind ``EventNames`` (streams/delivery/event_names.py:
+             in the workspace table for one process, on the workspace topic for a deployment)
   suppressed: user key → {"since": unix seconds} for users deleted on request (events dead-lettered)
 A contacts entry may also carry "tags" (names applied) and "merged_from" (the lead merged into it).
 Every id learned goes into a table so that the next event for the same user costs no search, and a
@@ -31,9 +32,11 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from streams.delivery.attributes import AttributeCache, infer_data_type
+from streams.delivery.event_names import EventNames, LocalEventNames
 from streams.delivery.retry import RetryPolicy, with_retries
 from streams.errors import AuthError, ConflictError, DeliveryError, NotFoundError, RejectedError
 from streams.mapping.plan import Action, ContactRef, Operation, Plan, Report
+from streams.workspace.state import event_name_key
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +47,6 @@ AttributePolicy = Literal["create", "drop", "reject"]
 
 _UNKNOWN_ATTRIBUTE = re.compile(r"Custom attribute '([^']+)' does not exist")
 _EVENT_NAME_CAP = re.compile(r"active event names", re.I)
-EVENT_NAMES_KEY = "event_names"
-EVENT_NAME_REFUSED = "event_name_refused:"
 # One list per asyncio task: the sink runs several users' plans at once on one executor.
 _CURRENT_REPORTS: ContextVar[list[Report] | None] = ContextVar("intercom_stream_reports", default=None)
 # While an event's user is unknown to Intercom, ask again after 2, 4, 8, 15, 15... seconds.
@@ -98,11 +99,6 @@ def changed_fields(body: dict[str, Any], known: dict[str, str]) -> dict[str, Any
     return delta
 
 
-def event_name_key(name: str) -> str:
-    """Intercom's identity of an event name: case-insensitive, ``.`` and ``$`` read as ``-``."""
-    return name.strip().lower().replace(".", "-").replace("$", "-")
-
-
 class Executor:
     def __init__(
         self,
@@ -115,6 +111,7 @@ class Executor:
         options: DeliveryOptions | None = None,
         attributes: AttributeCache | None = None,
         suppressed: Table | None = None,
+        event_names: EventNames | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,  # wall time: refusal times are kept in a table
     ) -> None:
@@ -129,6 +126,9 @@ class Executor:
         self.clock = clock
         self.attributes = attributes or AttributeCache(
             self.workspace, self.options.attribute_refresh_s, clock=clock
+        )
+        self.event_names: EventNames = event_names or LocalEventNames(
+            self.workspace, self.options.event_name_cap, clock
         )
         self.calls = 0
         self.skipped = 0  # writes not made because Intercom already holds the same values
@@ -229,6 +229,9 @@ class Executor:
             if self.attributes.refused(model, name):  # remembered: do not ask on every event
                 failures[name] = "Intercom refused to create it recently"
                 continue
+            if not await self.attributes.claim(model, name):  # another worker just created it
+                created.add(name)
+                continue
             body = {"name": name, "model": model, "data_type": infer_data_type(value)}
             try:
                 # A token that works for contacts may still lack the right to create attributes: that
@@ -246,7 +249,7 @@ class Executor:
             except DeliveryError as exc:  # transient and out of attempts: the write goes out anyway
                 failures[name] = exc.message
                 continue
-            self.attributes.add(model, name)
+            await self.attributes.created(model, name)
             created.add(name)
         if refused:
             # Another worker or an admin may have created it since we listed: one fresh list tells.
@@ -385,9 +388,6 @@ class Executor:
 
     # -- events -----------------------------------------------------------------------------------
 
-    def _event_names(self) -> list[str]:
-        return list((self.workspace.get(EVENT_NAMES_KEY) or {}).get("names", []))
-
     async def _track_event(self, user_key: str, operation: Operation) -> None:
         body = dict(operation.body)
         ref = operation.contact
@@ -404,11 +404,12 @@ class Executor:
                 )
         name = event_name_key(str(body.get("event_name", "")))
         self._check_refused_name(name, body.get("event_name"))
-        names = self._event_names()
-        if name not in names and len(names) >= self.options.event_name_cap:
+        # Reserved before the call: concurrent requests (and workers) cannot overshoot the cap.
+        if not await self.event_names.reserve(name):
             raise _cap_error(
-                f"event name {body.get('event_name')!r} would be new name number {len(names) + 1}; "
-                f"the cap is {self.options.event_name_cap} (Intercom keeps at most 120 active names)"
+                f"event name {body.get('event_name')!r} would be a new name beyond the cap of "
+                f"{self.event_names.cap} ({self.event_names.taken()} taken; Intercom keeps at most 120 "
+                "active names)"
             )
         try:
             await self._send_event(user_key, body)
@@ -417,19 +418,17 @@ class Executor:
                 exc.reason = "event_name_cap"
                 # Intercom is the authority on the 120 names (other workers count their own names):
                 # remember its no so that this name's next events cost no call until the re-check.
-                self.workspace[f"{EVENT_NAME_REFUSED}{name}"] = {"at": self.clock(), "message": exc.message}
+                await self.event_names.refuse(name, exc.message)
             raise
-        _forget(self.workspace, f"{EVENT_NAME_REFUSED}{name}")
-        if name not in names:
-            self.workspace[EVENT_NAMES_KEY] = {"names": [*names, name]}
+        await self.event_names.accept(name)
 
     def _check_refused_name(self, name: str, given: Any) -> None:
         """Dead-letter at once (no call) an event whose name Intercom refused less than
         ``event_name_recheck_s`` ago; after that, the next event is sent to ask again."""
-        refused = self.workspace.get(f"{EVENT_NAME_REFUSED}{name}")
-        if not refused:
+        refused = self.event_names.refusal(name)
+        if refused is None:
             return
-        age = self.clock() - float(refused["at"])
+        age = self.clock() - refused.at
         if age < self.options.event_name_recheck_s:
             raise _cap_error(
                 f"event name {given!r} was refused by Intercom {int(age)}s ago (at most 120 active "
