@@ -48,6 +48,7 @@ from streams.pipeline import delivered, faust_guards
 from streams.pipeline.commits import CommitLedger
 from streams.pipeline.lanes import UserLanes
 from streams.pipeline.sequencer import Admission, PartitionSequencer, Verdict
+from streams.pipeline.workspace import attach_workspace
 from streams.records import codec_for
 from streams.settings import Settings
 
@@ -129,6 +130,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
         # Resume processing as soon as table recovery ends (Faust's default waits 3 s after every
         # rebalance, which only adds latency).
         stream_recovery_delay=0.0,
+        table_standby_replicas=settings.standby_replicas,
         consumer_auto_offset_reset=settings.consumer_auto_offset_reset,
         **faust_security(settings),  # TLS / SASL (streams.kafka_security)
         producer_acks=-1,
@@ -146,14 +148,17 @@ def create_pipeline(settings: Settings) -> Pipeline:
 
     contacts = app.Table("known-contacts", default=None, partitions=settings.partitions)
     companies = app.Table("known-companies", default=None, partitions=settings.partitions)
-    # Workspace-wide state (data attributes, event names sent). A plain table: a GlobalTable's changelog
-    # was seen to be created too late for the first assignment, stalling the worker.
+    # Per-worker workspace cache (attribute lists, tag ids); facts all workers must agree on (event-name
+    # slots, attributes created) are on the workspace topic instead. A plain table: a GlobalTable's
+    # changelog was seen to be created too late for the first assignment, stalling the worker.
     workspace = app.Table("intercom-workspace", default=None, partitions=settings.partitions)
     # Users deleted on request (keyed by user, like known-contacts): their events are dead-lettered.
     suppressed = app.Table("suppressed-users", default=None, partitions=settings.partitions)
     # Per user, the last input position whose delivery request is done: replays make no call again.
     done_requests = app.Table("delivered-requests", default=None, partitions=settings.partitions)
-    attribute_cache = AttributeCache(workspace, settings.attribute_refresh_s)
+    # Event-name slots and attribute creations: one answer for all workers (the workspace topic).
+    event_names, shared_attributes = attach_workspace(app, settings)
+    attribute_cache = AttributeCache(workspace, settings.attribute_refresh_s, shared=shared_attributes)
     mapping_options, delivery_options = settings.mapping_options(), settings.delivery_options()
 
     delivery_codec = codec_for("delivery_request")
@@ -377,7 +382,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
 
             executors[partition] = Executor(
                 call, contacts, companies, policy, workspace=workspace, options=delivery_options,
-                attributes=attribute_cache, suppressed=suppressed,
+                attributes=attribute_cache, suppressed=suppressed, event_names=event_names,
             )  # fmt: skip
         return executors[partition]
 

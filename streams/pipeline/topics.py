@@ -4,6 +4,9 @@ The input, delivery, re-key and dead-letter topics are ours. The tables' changel
 here too, compacted, before Faust starts: left to Faust, two workers starting together raced to create
 them, and one kept seeing a changelog with 0 partitions and failed every write to that table.
 
+The workspace topic (streams/workspace) is one partition, compacted: every worker reads it in full, and
+its single order decides which event names hold the cap's slots.
+
 raw-events, the re-key topic and the delivery topic must have the same partition count:
 the sink updates tables that the transform of the same partition number reads.
 """
@@ -30,6 +33,10 @@ log = logging.getLogger(__name__)
 TABLES = ("known-contacts", "known-companies", "intercom-workspace", "suppressed-users", "delivered-requests")
 # Changelogs keep the latest value per key; a deleted key's tombstone goes after a day.
 CHANGELOG_CONFIG = {"cleanup.policy": "compact", "delete.retention.ms": str(24 * 3600 * 1000)}
+
+
+# Reservations are never removed (their keys are unique), so compaction keeps the log's order.
+WORKSPACE_CONFIG = {"cleanup.policy": "compact", "delete.retention.ms": str(24 * 3600 * 1000)}
 
 
 def changelog_topics(settings: Settings) -> list[str]:
@@ -87,6 +94,7 @@ async def ensure_topics(settings: Settings, *, check_offsets: bool = False) -> d
                 "smaller topics (kafka-topics --alter --partitions) to the same count"
             )
         counts.update(await _ensure_changelogs(admin, settings, sizes[settings.raw_events_topic]))
+        counts.update(await _ensure_workspace_topic(admin, settings))
         if check_offsets:
             await log_start_positions(admin, settings)
         return counts
@@ -118,6 +126,28 @@ async def _ensure_changelogs(
             + ", ".join(f"{name}={n}" for name, n in wrong.items())
             + " (Faust refuses them); recreate them with the same count (their tables are rebuilt from "
             "Intercom lookups as events arrive)"
+        )
+    return counts
+
+
+async def _ensure_workspace_topic(admin: AIOKafkaAdminClient, settings: Settings) -> dict[str, int]:
+    """The workspace topic: exactly one partition (one order for every worker), compacted."""
+    name = settings.workspace_topic_name
+    counts = await describe_partition_counts(admin, [name])
+    if name not in counts:
+        await admin.create_topics(
+            [NewTopic(name, 1, settings.replication_factor, topic_configs=WORKSPACE_CONFIG)]
+        )
+        log.info("created the workspace topic %s (1 partition, compacted)", name)
+        try:
+            counts = await await_topics(admin, [name], settings.kafka_connect_timeout_s)
+        except TimeoutError as exc:
+            raise ConfigurationError(f"{exc} after creating it; is the broker healthy?") from None
+    if counts[name] != 1:
+        raise ConfigurationError(
+            f"the workspace topic {name} has {counts[name]} partitions; it needs exactly 1 (every worker "
+            "reads one order of records): delete it and restart (it is rebuilt as names are sent), or set "
+            "INTERCOM_STREAM_WORKSPACE_TOPIC to a new name"
         )
     return counts
 

@@ -22,6 +22,7 @@ class SharedAttributes:
     def __init__(self, workspace: WorkspaceLog) -> None:
         self.log = workspace
         self._background: set[asyncio.Task[None]] = set()
+        self._creating: set[tuple[str, str]] = set()  # claims of ours a request here is carrying out
 
     def known(self, model: str) -> set[str]:
         return self.log.state.created_names(model)
@@ -38,8 +39,11 @@ class SharedAttributes:
             await self.log.write(claim_key(model, name, self.log.worker, now_ms), "attribute_claim", name,
                                  model, at_ms=now_ms)  # fmt: skip
             open_claim = state.claims.get(target)
-        if open_claim is None or open_claim.worker == self.log.worker:
+        if open_claim is None:  # decided while ours was in flight
             return name not in state.created_names(model)
+        if open_claim.worker == self.log.worker and target not in self._creating:
+            self._creating.add(target)  # this request creates it; the others here wait like elsewhere
+            return True
         wait_s = max(0.0, (open_claim.at_ms + CLAIM_STALE_MS) / 1000 - time.time())
         try:
             await asyncio.wait_for(self.log.until(lambda: state.claims.get(target) != open_claim), wait_s)
@@ -49,10 +53,12 @@ class SharedAttributes:
         return name not in state.created_names(model)
 
     async def created(self, model: str, name: str) -> None:
+        self._creating.discard((model, name))
         await self.log.write(outcome_key(model, name), "attribute_created", name, model)
 
     def failed_soon(self, model: str, name: str) -> None:
         """Tell the waiting workers that the create failed (in the background: the caller is sync)."""
+        self._creating.discard((model, name))
         write = self.log.write(outcome_key(model, name), "attribute_failed", name, model)
         task = asyncio.ensure_future(write)
         self._background.add(task)

@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 class WorkspaceUnavailableError(RetryableDeliveryError):
     """The workspace topic did not confirm a record in time (Kafka unreachable or slow)."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.reason = "workspace_unavailable"
+
 
 class WorkspaceLog:
     def __init__(
