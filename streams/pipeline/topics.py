@@ -18,7 +18,7 @@ import contextlib
 import logging
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient, ConfigResource, ConfigResourceType, NewTopic
 from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 
 from streams.errors import ConfigurationError
@@ -31,8 +31,15 @@ log = logging.getLogger(__name__)
 
 # The Faust tables (streams/pipeline/app.py declares them by these names), each changelogged in Kafka.
 TABLES = ("known-contacts", "known-companies", "intercom-workspace", "suppressed-users", "delivered-requests")
-# Changelogs keep the latest value per key; a deleted key's tombstone goes after a day.
-CHANGELOG_CONFIG = {"cleanup.policy": "compact", "delete.retention.ms": str(24 * 3600 * 1000)}
+# Changelogs keep the latest value per key, forever (compact, no time retention); a deleted key (a user
+# deleted on request: `del table[key]`) leaves a tombstone that compaction drops after a day, so readers
+# that were behind still see the deletion. Segments roll every 6 hours so compaction reaches recent
+# updates: a cold recovery then reads about one value per key, not every update since the last week.
+CHANGELOG_CONFIG = {
+    "cleanup.policy": "compact",
+    "delete.retention.ms": str(24 * 3600 * 1000),
+    "segment.ms": str(6 * 3600 * 1000),
+}
 
 
 # Reservations are never removed (their keys are unique), so compaction keeps the log's order.
@@ -119,6 +126,7 @@ async def _ensure_changelogs(
             counts = await await_topics(admin, wanted, settings.kafka_connect_timeout_s)
         except TimeoutError as exc:
             raise ConfigurationError(f"{exc} after creating them; is the broker healthy?") from None
+    await _warn_unless_compacted(admin, [name for name in wanted if name not in missing])
     wrong = {name: n for name, n in counts.items() if n != partitions}
     if wrong:
         raise ConfigurationError(
@@ -128,6 +136,32 @@ async def _ensure_changelogs(
             "Intercom lookups as events arrive)"
         )
     return counts
+
+
+async def _warn_unless_compacted(admin: AIOKafkaAdminClient, topics: list[str]) -> None:
+    """Changelogs created before (by Faust, or by hand) may not be compacted: they then lose old
+    entries to time retention, and the tables with them. Informational: never blocks start-up."""
+    if not topics:
+        return
+    try:
+        resources = [ConfigResource(ConfigResourceType.TOPIC, topic) for topic in topics]
+        responses = await admin.describe_configs(resources)
+        policies = {
+            resource[3]: dict((entry[0], entry[1]) for entry in resource[4]).get("cleanup.policy", "")
+            for response in responses
+            for resource in response.resources
+        }
+    except Exception as exc:
+        log.info("could not read the changelog topics' configs: %s", exc)
+        return
+    for topic, policy in sorted(policies.items()):
+        if "compact" not in (policy or ""):
+            log.warning(
+                "changelog topic %s has cleanup.policy=%s: its table loses entries when they expire; set "
+                "it to compact (kafka-configs --alter --entity-type topics --entity-name %s --add-config "
+                "cleanup.policy=compact)",
+                topic, policy, topic,
+            )  # fmt: skip
 
 
 async def _ensure_workspace_topic(admin: AIOKafkaAdminClient, settings: Settings) -> dict[str, int]:
