@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     replication_factor: int = Field(1, ge=1, description="Replication factor used when creating topics.")
     create_topics: bool = Field(True, description="Create missing topics at start-up.")
     table_store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://.")
+    rocksdb_memory_mb: int = Field(
+        128,
+        ge=16,
+        description="With rocksdb://: memory all RocksDB tables of a worker share (block cache and "
+        "memtables together).",
+    )
     standby_replicas: int = Field(
         0,
         ge=0,

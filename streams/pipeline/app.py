@@ -44,7 +44,7 @@ from streams.kafka_io import first_offset_from
 from streams.kafka_security import aiokafka_security, faust_security
 from streams.mapping import Operation, Plan, Report, plan_event
 from streams.observability import install_observability, metrics
-from streams.pipeline import bulk_recovery, delivered, faust_guards
+from streams.pipeline import bulk_recovery, delivered, faust_guards, rocksdb_tuning
 from streams.pipeline.commits import CommitLedger
 from streams.pipeline.lanes import UserLanes
 from streams.pipeline.sequencer import Admission, PartitionSequencer, Verdict
@@ -113,7 +113,8 @@ def original_source(request: dict[str, Any]) -> SourceRecord:
 
 def create_pipeline(settings: Settings) -> Pipeline:
     token = settings.require_token()
-    # RocksDB tables: a cold partition is copied from its changelog in bulk (bulk_recovery.py).
+    # RocksDB tables: one memory budget, zstd, and a cold partition copied from its changelog in bulk.
+    rocksdb_tuning.install(settings.rocksdb_memory_mb)
     bulk_recovery.install(settings.bootstrap_servers, aiokafka_security(settings))
     data_dir = Path(settings.data_dir)
     app = faust.App(
