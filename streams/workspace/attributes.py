@@ -53,18 +53,20 @@ class SharedAttributes:
         return name not in state.created_names(model)
 
     async def created(self, model: str, name: str) -> None:
-        self._creating.discard((model, name))
-        await self.log.write(outcome_key(model, name), "attribute_created", name, model)
+        try:
+            await self.log.write(outcome_key(model, name), "attribute_created", name, model)
+        finally:  # only once the outcome is in the state: until then the others here keep waiting
+            self._creating.discard((model, name))
 
     def failed_soon(self, model: str, name: str) -> None:
         """Tell the waiting workers that the create failed (in the background: the caller is sync)."""
-        self._creating.discard((model, name))
         write = self.log.write(outcome_key(model, name), "attribute_failed", name, model)
         task = asyncio.ensure_future(write)
         self._background.add(task)
-        task.add_done_callback(self._done)
+        task.add_done_callback(lambda done: self._done(done, (model, name)))
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, task: asyncio.Task[None], target: tuple[str, str]) -> None:
+        self._creating.discard(target)
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.warning("could not publish an attribute outcome: %s", task.exception())
