@@ -56,12 +56,14 @@ class WorkspaceLog:
         self._progress = asyncio.Condition()
         self._started = asyncio.Event()
         self._start_end = 0  # the log's end when we started: read up to it before answering anything
+        self._caught_up = False
 
     async def start(self) -> None:
         self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", **self.security)
-        # No group: every worker reads every record; a short fetch wait keeps read-backs quick.
+        # No group: every worker reads every record. A fetch waiting on the tail returns as soon as a
+        # record arrives, so a read-back costs a round trip, not the fetch wait.
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50,
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False,
             max_partition_fetch_bytes=4 * 1024 * 1024, **self.security,
         )  # fmt: skip
         await self._producer.start()
@@ -119,9 +121,12 @@ class WorkspaceLog:
 
     async def caught_up(self) -> None:
         """Read up to where the log ended at start (the whole history) before answering."""
+        if self._caught_up:
+            return
         try:
             await asyncio.wait_for(self._started.wait(), self.wait_s)
             await asyncio.wait_for(self._wait_until(self._start_end), self.wait_s)
+            self._caught_up = True
         except TimeoutError:
             raise WorkspaceUnavailableError(
                 f"the workspace topic {self.topic} was not read within {self.wait_s:g}s"
