@@ -94,7 +94,8 @@ def test_default_render_has_exactly_the_core_objects(render: Render) -> None:
     assert rendered.kinds() == sorted(
         ["ConfigMap", "PodDisruptionBudget", "Secret", "Service", "ServiceAccount", "StatefulSet"]
     )
-    assert f"deploy/{FULLNAME}" in rendered.notes and "/health/ready" in rendered.notes
+    assert f"statefulset/{FULLNAME}" in rendered.notes and "/health/ready" in rendered.notes
+    assert "PersistentVolumeClaim per pod" in rendered.notes
 
 
 # ---------------------------------------------------------------- Deployment
