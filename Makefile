@@ -40,7 +40,7 @@ bench: install $(VENV)/.bench-installed ## Benchmarks against the real broker an
 	$(BIN)/pytest tests/benchmarks -p no:randomly -s -q
 
 bench-scale: install $(VENV)/.bench-installed ## Many known contacts on RocksDB, 2-3 workers (CONTACTS=1000000; not in CI)
-	$(BIN)/python -m tests.scale.run --contacts $(or $(CONTACTS),1000000)
+	$(BIN)/python -m tests.scale.run --contacts $(or $(CONTACTS),1000000) --standby-replicas $(or $(STANDBYS),0)
 
 # The benchmarks also measure the RocksDB store: its optional extra.
 $(VENV)/.bench-installed: pyproject.toml

@@ -97,8 +97,11 @@ def wait(what: str, ready: Callable[[], bool], timeout_s: float) -> None:
 
 
 class Scale:
-    def __init__(self, bootstrap: str, emulator: EmulatorAdmin, workdir: Path, contacts: int) -> None:
+    def __init__(
+        self, bootstrap: str, emulator: EmulatorAdmin, workdir: Path, contacts: int, standbys: int = 0
+    ) -> None:
         self.bootstrap, self.emulator, self.workdir, self.contacts = bootstrap, emulator, workdir, contacts
+        self.standbys = standbys
         self.app_id = "scale"
         self.raw = "scale-raw"
         self.workers: dict[str, Child] = {}
@@ -109,7 +112,7 @@ class Scale:
             self.bootstrap, self.emulator.base_url, TOKEN, self.workdir / f"data-{name}", app_id=self.app_id,
             raw_events_topic=self.raw, delivery_topic="scale-delivery", rekey_topic="scale-rekey",
             dead_letter_topic="scale-dlq", partitions=str(PARTITIONS), log_format="json",
-            table_store="rocksdb://", rate_limit="100000/10s",
+            table_store="rocksdb://", rate_limit="100000/10s", standby_replicas=str(self.standbys),
         )  # fmt: skip
 
     def start(self, name: str) -> Child:
@@ -162,15 +165,16 @@ class Scale:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--standby-replicas", type=int, default=0, help="INTERCOM_STREAM_STANDBY_REPLICAS")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="intercom-stream-scale-"))
-    figures: dict[str, Any] = {"contacts": args.contacts}
+    figures: dict[str, Any] = {"contacts": args.contacts, "standby_replicas": args.standby_replicas}
     emulator_child, url = start_emulator(workdir / "emulator.log", token=TOKEN)
     try:
         with LocalKafka() as kafka:
             emulator = EmulatorAdmin(url, TOKEN)
             emulator.configure(rate_limit=0)
-            run(Scale(kafka.bootstrap, emulator, workdir, args.contacts), figures)
+            run(Scale(kafka.bootstrap, emulator, workdir, args.contacts, args.standby_replicas), figures)
     finally:
         emulator_child.stop()
     print(json.dumps(figures, indent=2))
@@ -273,7 +277,11 @@ def report(figures: dict[str, Any]) -> None:
         ("  the same after a full compaction", figures["compacted_bytes_per_contact"], ""),
         ("  all data dirs, every table, WAL, old copies", figures["data_dirs_bytes_per_contact"], ""),
     ]  # fmt: skip
-    print(f"\nscale benchmark: {n:,} known contacts, {PARTITIONS} partitions, RocksDB")
+    standbys = figures["standby_replicas"]
+    print(
+        f"\nscale benchmark: {n:,} known contacts, {PARTITIONS} partitions, RocksDB, "
+        f"{standbys} standby replicas"
+    )
     for name, value, target in rows:
         print(f"  {name:58s} {value!s:>10}  {target}")
     print(
