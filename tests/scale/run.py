@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable
@@ -174,7 +175,12 @@ def main() -> None:
         with LocalKafka() as kafka:
             emulator = EmulatorAdmin(url, TOKEN)
             emulator.configure(rate_limit=0)
-            run(Scale(kafka.bootstrap, emulator, workdir, args.contacts, args.standby_replicas), figures)
+            scale = Scale(kafka.bootstrap, emulator, workdir, args.contacts, args.standby_replicas)
+            try:
+                run(scale, figures)
+            finally:  # never leave a worker behind (it would wait for the stopped broker forever)
+                for child in scale.workers.values():
+                    child.stop(timeout_s=10, sig=signal.SIGKILL)
     finally:
         emulator_child.stop()
     print(json.dumps(figures, indent=2))
