@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 
 IMAGE  ?= localhost/intercom-stream:dev
 
-.PHONY: help install demo test test-unit lint format bench soak image image-test clean
+.PHONY: help install demo test test-unit lint format bench bench-scale soak image image-test clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ format: install ## Format the code
 
 bench: install $(VENV)/.bench-installed ## Benchmarks against the real broker and the emulator (prints a table)
 	$(BIN)/pytest tests/benchmarks -p no:randomly -s -q
+
+bench-scale: install $(VENV)/.bench-installed ## Many known contacts on RocksDB, 2-3 workers (CONTACTS=1000000; not in CI)
+	$(BIN)/python -m tests.scale.run --contacts $(or $(CONTACTS),1000000) --standby-replicas $(or $(STANDBYS),0)
 
 # The benchmarks also measure the RocksDB store: its optional extra.
 $(VENV)/.bench-installed: pyproject.toml

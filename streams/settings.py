@@ -75,6 +75,18 @@ class Settings(BaseSettings):
     replication_factor: int = Field(1, ge=1, description="Replication factor used when creating topics.")
     create_topics: bool = Field(True, description="Create missing topics at start-up.")
     table_store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://.")
+    rocksdb_memory_mb: int = Field(
+        128,
+        ge=16,
+        description="With rocksdb://: memory all RocksDB tables of a worker share (block cache and "
+        "memtables together).",
+    )
+    standby_replicas: int = Field(
+        0,
+        ge=0,
+        description="Faust standby replicas per table partition: another worker keeps a warm copy, so a "
+        "failover need not read the whole changelog (costs that worker memory/disk and reads).",
+    )
     web_port: int = Field(
         6066, ge=0, le=65535, description="Port of the worker's web server (metrics, health); 0 disables it."
     )
@@ -189,8 +201,19 @@ class Settings(BaseSettings):
         110,
         ge=1,
         le=120,
-        description="Distinct event names a worker sends before its new names are dead-lettered (each "
-        "worker counts its own; docs/mapping.md).",
+        description="Distinct event names all workers together send before new names are dead-lettered "
+        "(reserved on the workspace topic; docs/mapping.md).",
+    )
+    workspace_topic: str = Field(
+        "",
+        description="Single-partition compacted topic of workspace-wide state (event-name slots, data "
+        "attributes created) that every worker reads in full; empty: <APP_ID>-workspace.",
+    )
+    workspace_wait_s: float = Field(
+        30.0,
+        gt=0,
+        description="How long a worker waits for the workspace topic to confirm a record before the "
+        "event is dead-lettered (workspace_unavailable, replayable).",
     )
     event_name_recheck_s: float = Field(
         3600.0,
@@ -283,6 +306,10 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else value
+
+    @cached_property
+    def workspace_topic_name(self) -> str:
+        return self.workspace_topic or f"{self.app_id}-workspace"
 
     @cached_property
     def intercom_base_url(self) -> str:

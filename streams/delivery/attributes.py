@@ -5,6 +5,8 @@ custom attribute is unknown. The cache lists the workspace's attributes on first
 ``refresh_s``, and again on a miss (at most every ``miss_refresh_s``), so a write can be fixed up
 *before* it is sent. Names Intercom refused to create (``refuse``) are remembered for ``refresh_s`` so
 that the ``create`` policy does not ask again on every event.
+With several workers, ``shared`` (streams/workspace/attributes.py) makes a creation known to all of
+them, and lets only one of them create a given attribute (``claim``).
 Table layout (JSON values): ``data_attributes:<model>`` → ``{"names", "fetched_at", "refused"}``;
 ``fetched_at`` is absent until the model's attributes have been listed once, ``refused`` maps a name
 to when Intercom refused it.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from typing import Any, Protocol
 
 Request = Callable[..., Awaitable[Any]]
 MODELS = ("contact", "company")
@@ -31,6 +33,15 @@ def infer_data_type(value: Any) -> str:
     return "string"
 
 
+class Shared(Protocol):
+    """What the workspace topic adds: creations by any worker, and one creator per attribute."""
+
+    def known(self, model: str) -> set[str]: ...
+    async def claim(self, model: str, name: str) -> bool: ...
+    async def created(self, model: str, name: str) -> None: ...
+    def failed_soon(self, model: str, name: str) -> None: ...
+
+
 class AttributeCache:
     def __init__(
         self,
@@ -38,8 +49,10 @@ class AttributeCache:
         refresh_s: float = 600.0,
         miss_refresh_s: float = 60.0,
         clock: Callable[[], float] = time.time,
+        shared: Shared | None = None,
     ) -> None:
         self.table = table
+        self.shared = shared
         self.refresh_s = refresh_s
         self.miss_refresh_s = min(miss_refresh_s, refresh_s)
         self.clock = clock
@@ -77,7 +90,7 @@ class AttributeCache:
 
     async def unknown(self, request: Request, model: str, names: Iterable[str]) -> set[str]:
         """The names Intercom does not know, refreshing the list when it is old or on a miss."""
-        wanted = set(names)
+        wanted = set(names) - (self.shared.known(model) if self.shared else set())
         if not wanted:
             return set()
         entry = self._entry(model)
@@ -99,6 +112,19 @@ class AttributeCache:
             entry["refused"] = refused
         self.table[self._key(model)] = entry
 
+    async def claim(self, model: str, name: str) -> bool:
+        """Whether this worker should create ``name`` now; False when another worker just did."""
+        if self.shared is None or await self.shared.claim(model, name):
+            return True
+        self.add(model, name)
+        return False
+
+    async def created(self, model: str, name: str) -> None:
+        """We created ``name``: known here, and (shared) on every worker."""
+        self.add(model, name)
+        if self.shared is not None:
+            await self.shared.created(model, name)
+
     def forget(self, model: str, name: str) -> None:
         """Intercom said the attribute does not exist (archived or deleted since we listed it)."""
         entry = self.table.get(self._key(model))
@@ -110,6 +136,8 @@ class AttributeCache:
         entry = self._entry(model)
         entry["refused"] = {**(entry.get("refused") or {}), name: self.clock()}
         self.table[self._key(model)] = entry
+        if self.shared is not None:
+            self.shared.failed_soon(model, name)
 
     def refused(self, model: str, name: str) -> bool:
         """Whether Intercom refused to create ``name`` less than ``refresh_s`` ago."""

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from streams.delivery.attributes import AttributeCache, infer_data_type
+from streams.delivery.event_names import EventNames, LocalEventNames
 from streams.delivery.retry import RetryPolicy, with_retries
 from streams.errors import AuthError, ContactPendingError, DeliveryError, RejectedError
 from streams.mapping.plan import Plan, Report
@@ -108,6 +109,7 @@ class DeliveryCore:
         options: DeliveryOptions | None = None,
         attributes: AttributeCache | None = None,
         suppressed: Table | None = None,
+        event_names: EventNames | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,  # wall time: refusal times are kept in a table
     ) -> None:
@@ -122,6 +124,11 @@ class DeliveryCore:
         self.clock = clock
         self.attributes = attributes or AttributeCache(
             self.workspace, self.options.attribute_refresh_s, clock=clock
+        )
+        # Event-name slots and Intercom's refusals (streams/delivery/event_names.py): in the workspace
+        # table for one process, on the workspace topic for a deployment.
+        self.event_names: EventNames = event_names or LocalEventNames(
+            self.workspace, self.options.event_name_cap, clock
         )
         self.calls = 0
         self.skipped = 0  # writes not made because Intercom already holds the same values
@@ -263,6 +270,9 @@ class DeliveryCore:
             if self.attributes.refused(model, name):  # remembered: do not ask on every event
                 failures[name] = "Intercom refused to create it recently"
                 continue
+            if not await self.attributes.claim(model, name):  # another worker just created it
+                created.add(name)
+                continue
             body = {"name": name, "model": model, "data_type": infer_data_type(value)}
             try:
                 # A token that works for contacts may still lack the right to create attributes: that
@@ -280,7 +290,7 @@ class DeliveryCore:
             except DeliveryError as exc:  # transient and out of attempts: the write goes out anyway
                 failures[name] = exc.message
                 continue
-            self.attributes.add(model, name)
+            await self.attributes.created(model, name)
             created.add(name)
         if refused:
             # Another worker or an admin may have created it since we listed: one fresh list tells.

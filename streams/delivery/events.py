@@ -7,21 +7,17 @@ import re
 from typing import Any
 
 from streams.delivery.contacts import Contacts
-from streams.delivery.core import _forget, _not_found
+from streams.delivery.core import _not_found
 from streams.errors import ConflictError, ContactPendingError, NotFoundError, RejectedError
 from streams.mapping.plan import Operation
+from streams.workspace.state import event_name_key
 
 log = logging.getLogger(__name__)
 
 _EVENT_NAME_CAP = re.compile(r"active event names", re.I)
-EVENT_NAMES_KEY = "event_names"
-EVENT_NAME_REFUSED = "event_name_refused:"
 
 
 class Events(Contacts):
-    def _event_names(self) -> list[str]:
-        return list((self.workspace.get(EVENT_NAMES_KEY) or {}).get("names", []))
-
     async def _track_event(self, user_key: str, operation: Operation) -> None:
         body = dict(operation.body)
         ref = operation.contact
@@ -38,11 +34,12 @@ class Events(Contacts):
                 )
         name = event_name_key(str(body.get("event_name", "")))
         self._check_refused_name(name, body.get("event_name"))
-        names = self._event_names()
-        if name not in names and len(names) >= self.options.event_name_cap:
+        # Reserved before the call: concurrent requests (and workers) cannot overshoot the cap.
+        if not await self.event_names.reserve(name):
             raise _cap_error(
-                f"event name {body.get('event_name')!r} would be new name number {len(names) + 1}; "
-                f"the cap is {self.options.event_name_cap} (Intercom keeps at most 120 active names)"
+                f"event name {body.get('event_name')!r} would be a new name beyond the cap of "
+                f"{self.event_names.cap} ({self.event_names.taken()} taken; Intercom keeps at most 120 "
+                "active names)"
             )
         try:
             await self._send_event(user_key, body)
@@ -51,19 +48,17 @@ class Events(Contacts):
                 exc.reason = "event_name_cap"
                 # Intercom is the authority on the 120 names (other workers count their own names):
                 # remember its no so that this name's next events cost no call until the re-check.
-                self.workspace[f"{EVENT_NAME_REFUSED}{name}"] = {"at": self.clock(), "message": exc.message}
+                await self.event_names.refuse(name, exc.message)
             raise
-        _forget(self.workspace, f"{EVENT_NAME_REFUSED}{name}")
-        if name not in names:
-            self.workspace[EVENT_NAMES_KEY] = {"names": [*names, name]}
+        await self.event_names.accept(name)
 
     def _check_refused_name(self, name: str, given: Any) -> None:
         """Dead-letter at once (no call) an event whose name Intercom refused less than
         ``event_name_recheck_s`` ago; after that, the next event is sent to ask again."""
-        refused = self.workspace.get(f"{EVENT_NAME_REFUSED}{name}")
-        if not refused:
+        refused = self.event_names.refusal(name)
+        if refused is None:
             return
-        age = self.clock() - float(refused["at"])
+        age = self.clock() - refused.at
         if age < self.options.event_name_recheck_s:
             raise _cap_error(
                 f"event name {given!r} was refused by Intercom {int(age)}s ago (at most 120 active "
@@ -111,11 +106,6 @@ class Events(Contacts):
             created, contact = {"id": conflict.existing_id, "role": "user"}, {}
         log.info("created contact %s for an event of a user unknown to Intercom", created.get("id"))
         self._remember_contact(user_key, created, contact or None, fresh=True)
-
-
-def event_name_key(name: str) -> str:
-    """Intercom's identity of an event name: case-insensitive, ``.`` and ``$`` read as ``-``."""
-    return name.strip().lower().replace(".", "-").replace("$", "-")
 
 
 def _cap_error(message: str) -> RejectedError:

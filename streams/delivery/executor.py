@@ -31,11 +31,12 @@ from streams.delivery.core import (
     changed_fields,
     fingerprint,
 )
-from streams.delivery.events import Events, event_name_key
+from streams.delivery.events import Events
 from streams.delivery.lifecycle import Lifecycle
 from streams.delivery.tags import Tags
 from streams.errors import ContactPendingError
 from streams.mapping.plan import Action, Plan, Report
+from streams.workspace.state import event_name_key
 
 # Operations that need the user's contact to exist: parked while it does not.
 NEEDS_CONTACT = frozenset(

@@ -46,11 +46,12 @@ from streams.kafka_security import aiokafka_security, faust_security
 from streams.mapping import Action, Operation, Plan, Report, plan_event
 from streams.mapping.timestamps import event_seconds
 from streams.observability import install_observability, metrics
-from streams.pipeline import delivered, faust_guards
+from streams.pipeline import bulk_recovery, delivered, faust_guards, rocksdb_tuning
 from streams.pipeline.commits import CommitLedger
 from streams.pipeline.lanes import UserLanes
 from streams.pipeline.parking import ParkingLot
 from streams.pipeline.sequencer import Admission, PartitionSequencer, Verdict
+from streams.pipeline.workspace import attach_workspace
 from streams.records import codec_for
 from streams.settings import Settings
 
@@ -141,6 +142,9 @@ def expiry_record(user: str) -> dict[str, Any]:
 
 def create_pipeline(settings: Settings) -> Pipeline:
     token = settings.require_token()
+    # RocksDB tables: one memory budget, zstd, and a cold partition copied from its changelog in bulk.
+    rocksdb_tuning.install(settings.rocksdb_memory_mb)
+    bulk_recovery.install(settings.bootstrap_servers, aiokafka_security(settings))
     data_dir = Path(settings.data_dir)
     app = faust.App(
         settings.app_id,
@@ -159,6 +163,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
         # Resume processing as soon as table recovery ends (Faust's default waits 3 s after every
         # rebalance, which only adds latency).
         stream_recovery_delay=0.0,
+        table_standby_replicas=settings.standby_replicas,
         consumer_auto_offset_reset=settings.consumer_auto_offset_reset,
         **faust_security(settings),  # TLS / SASL (streams.kafka_security)
         producer_acks=-1,
@@ -176,8 +181,9 @@ def create_pipeline(settings: Settings) -> Pipeline:
 
     contacts = app.Table("known-contacts", default=None, partitions=settings.partitions)
     companies = app.Table("known-companies", default=None, partitions=settings.partitions)
-    # Workspace-wide state (data attributes, event names sent). A plain table: a GlobalTable's changelog
-    # was seen to be created too late for the first assignment, stalling the worker.
+    # Per-worker workspace cache (attribute lists, tag ids); facts all workers must agree on (event-name
+    # slots, attributes created) are on the workspace topic instead. A plain table: a GlobalTable's
+    # changelog was seen to be created too late for the first assignment, stalling the worker.
     workspace = app.Table("intercom-workspace", default=None, partitions=settings.partitions)
     # Users deleted on request (keyed by user, like known-contacts): their events are dead-lettered.
     suppressed = app.Table("suppressed-users", default=None, partitions=settings.partitions)
@@ -186,7 +192,9 @@ def create_pipeline(settings: Settings) -> Pipeline:
     # Work waiting for a contact, per user (streams/pipeline/parking.py).
     parked = app.Table("parked-work", default=None, partitions=settings.partitions)
     parking = ParkingLot(parked, settings.unknown_user_hold_s, settings.park_max_per_user)
-    attribute_cache = AttributeCache(workspace, settings.attribute_refresh_s)
+    # Event-name slots and attribute creations: one answer for all workers (the workspace topic).
+    event_names, shared_attributes = attach_workspace(app, settings)
+    attribute_cache = AttributeCache(workspace, settings.attribute_refresh_s, shared=shared_attributes)
     mapping_options, delivery_options = settings.mapping_options(), settings.delivery_options()
 
     delivery_codec = codec_for("delivery_request")
@@ -410,7 +418,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
 
             executors[partition] = Executor(
                 call, contacts, companies, policy, workspace=workspace, options=delivery_options,
-                attributes=attribute_cache, suppressed=suppressed,
+                attributes=attribute_cache, suppressed=suppressed, event_names=event_names,
             )  # fmt: skip
         return executors[partition]
 

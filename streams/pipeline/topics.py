@@ -4,6 +4,9 @@ The input, delivery, re-key and dead-letter topics are ours. The tables' changel
 here too, compacted, before Faust starts: left to Faust, two workers starting together raced to create
 them, and one kept seeing a changelog with 0 partitions and failed every write to that table.
 
+The workspace topic (streams/workspace) is one partition, compacted: every worker reads it in full, and
+its single order decides which event names hold the cap's slots.
+
 raw-events, the re-key topic and the delivery topic must have the same partition count:
 the sink updates tables that the transform of the same partition number reads.
 """
@@ -16,6 +19,7 @@ import logging
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 
 from streams.errors import ConfigurationError
@@ -35,8 +39,19 @@ TABLES = (
     "delivered-requests",
     "parked-work",
 )
-# Changelogs keep the latest value per key; a deleted key's tombstone goes after a day.
-CHANGELOG_CONFIG = {"cleanup.policy": "compact", "delete.retention.ms": str(24 * 3600 * 1000)}
+# Changelogs keep the latest value per key, forever (compact, no time retention); a deleted key (a user
+# deleted on request: `del table[key]`) leaves a tombstone that compaction drops after a day, so readers
+# that were behind still see the deletion. Segments roll every 6 hours so compaction reaches recent
+# updates: a cold recovery then reads about one value per key, not every update since the last week.
+CHANGELOG_CONFIG = {
+    "cleanup.policy": "compact",
+    "delete.retention.ms": str(24 * 3600 * 1000),
+    "segment.ms": str(6 * 3600 * 1000),
+}
+
+
+# Reservations are never removed (their keys are unique), so compaction keeps the log's order.
+WORKSPACE_CONFIG = {"cleanup.policy": "compact", "delete.retention.ms": str(24 * 3600 * 1000)}
 
 
 def changelog_topics(settings: Settings) -> list[str]:
@@ -94,6 +109,7 @@ async def ensure_topics(settings: Settings, *, check_offsets: bool = False) -> d
                 "smaller topics (kafka-topics --alter --partitions) to the same count"
             )
         counts.update(await _ensure_changelogs(admin, settings, sizes[settings.raw_events_topic]))
+        counts.update(await _ensure_workspace_topic(admin, settings))
         if check_offsets:
             await log_start_positions(admin, settings)
         return counts
@@ -118,6 +134,7 @@ async def _ensure_changelogs(
             counts = await await_topics(admin, wanted, settings.kafka_connect_timeout_s)
         except TimeoutError as exc:
             raise ConfigurationError(f"{exc} after creating them; is the broker healthy?") from None
+    await _warn_unless_compacted(admin, [name for name in wanted if name not in missing])
     wrong = {name: n for name, n in counts.items() if n != partitions}
     if wrong:
         raise ConfigurationError(
@@ -125,6 +142,54 @@ async def _ensure_changelogs(
             + ", ".join(f"{name}={n}" for name, n in wrong.items())
             + " (Faust refuses them); recreate them with the same count (their tables are rebuilt from "
             "Intercom lookups as events arrive)"
+        )
+    return counts
+
+
+async def _warn_unless_compacted(admin: AIOKafkaAdminClient, topics: list[str]) -> None:
+    """Changelogs created before (by Faust, or by hand) may not be compacted: they then lose old
+    entries to time retention, and the tables with them. Informational: never blocks start-up."""
+    if not topics:
+        return
+    try:
+        resources = [ConfigResource(ConfigResourceType.TOPIC, topic) for topic in topics]
+        responses = await admin.describe_configs(resources)
+        policies = {
+            resource[3]: dict((entry[0], entry[1]) for entry in resource[4]).get("cleanup.policy", "")
+            for response in responses
+            for resource in response.resources
+        }
+    except Exception as exc:
+        log.info("could not read the changelog topics' configs: %s", exc)
+        return
+    for topic, policy in sorted(policies.items()):
+        if "compact" not in (policy or ""):
+            log.warning(
+                "changelog topic %s has cleanup.policy=%s: its table loses entries when they expire; set "
+                "it to compact (kafka-configs --alter --entity-type topics --entity-name %s --add-config "
+                "cleanup.policy=compact)",
+                topic, policy, topic,
+            )  # fmt: skip
+
+
+async def _ensure_workspace_topic(admin: AIOKafkaAdminClient, settings: Settings) -> dict[str, int]:
+    """The workspace topic: exactly one partition (one order for every worker), compacted."""
+    name = settings.workspace_topic_name
+    counts = await describe_partition_counts(admin, [name])
+    if name not in counts:
+        await admin.create_topics(
+            [NewTopic(name, 1, settings.replication_factor, topic_configs=WORKSPACE_CONFIG)]
+        )
+        log.info("created the workspace topic %s (1 partition, compacted)", name)
+        try:
+            counts = await await_topics(admin, [name], settings.kafka_connect_timeout_s)
+        except TimeoutError as exc:
+            raise ConfigurationError(f"{exc} after creating it; is the broker healthy?") from None
+    if counts[name] != 1:
+        raise ConfigurationError(
+            f"the workspace topic {name} has {counts[name]} partitions; it needs exactly 1 (every worker "
+            "reads one order of records): delete it and restart (it is rebuilt as names are sent), or set "
+            "INTERCOM_STREAM_WORKSPACE_TOPIC to a new name"
         )
     return counts
 

@@ -8,7 +8,8 @@ the way Faust's table gets them from its changelog.
 - memory store: Python heap held by Faust's memory store for them (its ``data`` dict and its
   key → partition dict), measured with tracemalloc.
 - RocksDB store (``rocksdb://``, through rocksdict, the optional extra ``rocksdb``): the same
-  JSON keys and values written with Faust's own RocksDB options, compacted, bytes on disk.
+  JSON keys and values written with the worker's RocksDB options (streams/pipeline/rocksdb_tuning.py:
+  Faust's, with zstd and a shared memory budget), compacted, bytes on disk.
 """
 
 from __future__ import annotations
@@ -166,11 +167,14 @@ def test_rocksdb_bytes_per_contact(contact_records: tuple[dict[str, Any], list[A
             note="not measured: rocksdict is not installed (pip install -e '.[rocksdb]')",
         )
         pytest.skip("rocksdict not installed")
+    from streams.pipeline import rocksdb_tuning
+
+    rocksdb_tuning.install(128)  # the worker's options on top of Faust's (shared memory budget, zstd)
     _, records = contact_records
     runs = []
     for run in range(3):
         path = tmp_path / f"known-contacts-{run}.db"
-        db = RocksDBOptions(use_rocksdict=True).open(path)  # Faust's own options for a table partition
+        db = RocksDBOptions(use_rocksdict=True).open(path)  # as the worker opens a table partition
         for start in range(0, len(records), 10_000):
             batch = rocksdict.WriteBatch(raw_mode=True)
             for key, value in records[start : start + 10_000]:
@@ -186,6 +190,6 @@ def test_rocksdb_bytes_per_contact(contact_records: tuple[dict[str, Any], list[A
         "bytes",
         runs,
         goal_max=300,
-        note=f"{CONTACTS:,} contacts, rocksdict with Faust's RocksDB options, flushed and compacted",
+        note=f"{CONTACTS:,} contacts, rocksdict with the worker's RocksDB options (zstd), flushed, compacted",
     )
     print(f"rocksdb: {[round(r) for r in runs]} bytes/contact on disk, median {figure.value:,.0f}")

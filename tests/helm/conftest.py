@@ -14,6 +14,8 @@ CHART_DIR = Path(__file__).resolve().parents[2] / "helm" / "intercom-stream"
 RELEASE = "rel"
 NAMESPACE = "streams"
 FULLNAME = "rel-intercom-stream"
+# The workers' kind by default: persistence.enabled runs them as a StatefulSet (a volume per pod).
+WORKLOAD = "StatefulSet"
 TOKEN: dict[str, Any] = {"intercom": {"token": "tok-123"}}
 
 Manifest = dict[str, Any]

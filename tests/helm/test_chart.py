@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from streams.settings import Settings, load_settings
-from tests.helm.conftest import CHART_DIR, FULLNAME, NAMESPACE, Manifest, Rendered
+from tests.helm.conftest import CHART_DIR, FULLNAME, NAMESPACE, WORKLOAD, Manifest, Rendered
 
 Render = Callable[..., Rendered]
 
@@ -70,7 +70,8 @@ def test_lint_reports_schema_errors() -> None:
         EVERYTHING,
         {"intercom": {"token": None, "existingSecret": "s"}, "serviceAccount": {"create": False}},
         {
-            "config": {"data_dir": "/tmp"},
+            "config": {"data_dir": "/tmp", "table_store": "memory://"},
+            "persistence": {"enabled": False, "size": "1Gi"},
             "podDisruptionBudget": {"enabled": False},
             "image": {"digest": "sha256:" + "a" * 64},
         },
@@ -91,16 +92,17 @@ def test_rendered_objects_match_kubernetes_schemas(render: Render, values: dict[
 def test_default_render_has_exactly_the_core_objects(render: Render) -> None:
     rendered = render()
     assert rendered.kinds() == sorted(
-        ["ConfigMap", "Deployment", "PodDisruptionBudget", "Secret", "Service", "ServiceAccount"]
+        ["ConfigMap", "PodDisruptionBudget", "Secret", "Service", "ServiceAccount", "StatefulSet"]
     )
-    assert f"deploy/{FULLNAME}" in rendered.notes and "/health/ready" in rendered.notes
+    assert f"statefulset/{FULLNAME}" in rendered.notes and "/health/ready" in rendered.notes
+    assert "PersistentVolumeClaim per pod" in rendered.notes
 
 
 # ---------------------------------------------------------------- Deployment
 
 
 def test_deployment_is_locked_down(render: Render) -> None:
-    dep = render().get("Deployment")
+    dep = render().get(WORKLOAD)
     pod = dep["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == 10001
@@ -117,12 +119,14 @@ def test_deployment_is_locked_down(render: Render) -> None:
     mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert "emptyDir" in volumes[mounts["/tmp"]]
-    assert "emptyDir" in volumes[mounts["/tmp/intercom-stream"]]
+    assert mounts["/tmp/intercom-stream"] not in volumes  # the pod's own claim (below)
+    [claim] = dep["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == mounts["/tmp/intercom-stream"]
 
 
 def test_deployment_probes_ports_and_image(render: Render) -> None:
     rendered = render({"config": {"web_port": 7070}, "replicaCount": 3, "image": {"tag": "1.2.3"}})
-    dep = rendered.get("Deployment")
+    dep = rendered.get(WORKLOAD)
     c = container(dep)
     assert dep["spec"]["replicas"] == 3
     assert c["image"] == "ghcr.io/intercom-stream/intercom-stream:1.2.3"
@@ -139,14 +143,42 @@ def test_deployment_probes_ports_and_image(render: Render) -> None:
     assert pdb["spec"]["maxUnavailable"] == 1
 
 
+def test_persistence_gives_each_pod_a_claim_for_rocksdb(render: Render) -> None:
+    rendered = render({"persistence": {"enabled": True, "size": "20Gi", "storageClassName": "fast"}})
+    sts = rendered.get("StatefulSet")
+    assert sts["spec"]["serviceName"] == FULLNAME and sts["spec"]["podManagementPolicy"] == "Parallel"
+    [claim] = sts["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    assert claim["spec"]["storageClassName"] == "fast"
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert rendered.get("ConfigMap")["data"]["INTERCOM_STREAM_TABLE_STORE"] == "rocksdb://"
+    assert not rendered.has("Deployment")
+
+
+def test_without_persistence_a_deployment_keeps_the_data_dir_on_an_emptydir(render: Render) -> None:
+    rendered = render(
+        {
+            "persistence": {"enabled": False, "size": "1Gi"},
+            "keda": {"enabled": True},
+            "config": {"table_store": "memory://"},
+        }
+    )
+    dep = rendered.get("Deployment")
+    volumes = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in container(dep)["volumeMounts"]}
+    assert "emptyDir" in volumes[mounts["/tmp/intercom-stream"]]
+    assert "volumeClaimTemplates" not in dep["spec"] and not rendered.has("StatefulSet")
+    assert rendered.get("ScaledObject")["spec"]["scaleTargetRef"]["kind"] == "Deployment"
+
+
 def test_custom_data_dir_gets_its_own_volume(render: Render) -> None:
-    c = container(render({"config": {"data_dir": "/var/lib/intercom-stream"}}).get("Deployment"))
+    c = container(render({"config": {"data_dir": "/var/lib/intercom-stream"}}).get(WORKLOAD))
     assert {m["mountPath"] for m in c["volumeMounts"]} == {"/tmp", "/var/lib/intercom-stream"}
 
 
 def test_config_checksum_follows_the_config(render: Render) -> None:
     def checksum(values: dict[str, Any]) -> str:
-        annotations = render(values).get("Deployment")["spec"]["template"]["metadata"]["annotations"]
+        annotations = render(values).get(WORKLOAD)["spec"]["template"]["metadata"]["annotations"]
         value: str = annotations["checksum/config"]
         assert re.fullmatch(r"[0-9a-f]{64}", value)
         return value
@@ -182,7 +214,7 @@ def test_config_renders_as_prefixed_env_in_a_configmap(render: Render) -> None:
     assert data["INTERCOM_STREAM_SOME_FUTURE_SETTING"] == "x"
     assert "INTERCOM_STREAM_BASE_URL" not in data
     assert "INTERCOM_STREAM_INTERCOM_TOKEN" not in data
-    c = container(rendered.get("Deployment"))
+    c = container(rendered.get(WORKLOAD))
     assert c["envFrom"] == [{"configMapRef": {"name": FULLNAME}}]
 
 
@@ -224,7 +256,7 @@ def test_chart_created_token_secret(render: Render) -> None:
     rendered = render({"intercom": {"token": "s3cr3t"}})
     secret = rendered.get("Secret")
     assert base64.b64decode(secret["data"]["intercom-token"]).decode() == "s3cr3t"
-    dep = rendered.get("Deployment")
+    dep = rendered.get(WORKLOAD)
     ref = env_of(container(dep))["INTERCOM_STREAM_INTERCOM_TOKEN"]
     assert ref == {"secretKeyRef": {"name": FULLNAME, "key": "intercom-token"}}
     assert "checksum/secret" in dep["spec"]["template"]["metadata"]["annotations"]
@@ -233,7 +265,7 @@ def test_chart_created_token_secret(render: Render) -> None:
 def test_existing_token_secret(render: Render) -> None:
     rendered = render({"intercom": {"existingSecret": "ic", "existingSecretKey": "tok"}}, with_token=False)
     assert not rendered.has("Secret")
-    dep = rendered.get("Deployment")
+    dep = rendered.get(WORKLOAD)
     ref = env_of(container(dep))["INTERCOM_STREAM_INTERCOM_TOKEN"]
     assert ref == {"secretKeyRef": {"name": "ic", "key": "tok"}}
     assert "checksum/secret" not in dep["spec"]["template"]["metadata"]["annotations"]
@@ -243,7 +275,7 @@ def test_existing_token_secret(render: Render) -> None:
 def test_kafka_sasl_and_tls(render: Render) -> None:
     created = render({"kafka": {"sasl": {"enabled": True, "password": "pw"}}})
     assert base64.b64decode(created.get("Secret")["data"]["sasl-password"]).decode() == "pw"
-    env = env_of(container(created.get("Deployment")))
+    env = env_of(container(created.get(WORKLOAD)))
     assert env["INTERCOM_STREAM_SASL_PASSWORD"] == {
         "secretKeyRef": {"name": FULLNAME, "key": "sasl-password"}
     }
@@ -265,7 +297,7 @@ def test_kafka_sasl_and_tls(render: Render) -> None:
         with_token=False,
     )
     assert not rendered.has("Secret")
-    dep = rendered.get("Deployment")
+    dep = rendered.get(WORKLOAD)
     c = container(dep)
     env = env_of(c)
     assert env["INTERCOM_STREAM_SASL_PASSWORD"] == {"secretKeyRef": {"name": "kafka-user", "key": "pass"}}
@@ -314,7 +346,7 @@ def test_keda_scaled_object_caps_replicas_at_partitions(
     so = rendered.get("ScaledObject")
     assert so["apiVersion"] == "keda.sh/v1alpha1"
     assert so["spec"]["maxReplicaCount"] == expected
-    assert so["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": FULLNAME}
+    assert so["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": WORKLOAD, "name": FULLNAME}
     (trigger,) = so["spec"]["triggers"]
     assert trigger["type"] == "kafka"
     meta = trigger["metadata"]
@@ -323,7 +355,7 @@ def test_keda_scaled_object_caps_replicas_at_partitions(
     assert meta["topic"] == "segment-events"
     assert meta["lagThreshold"] == "500"
     assert all(isinstance(v, str) for v in meta.values())
-    assert "replicas" not in rendered.get("Deployment")["spec"]
+    assert "replicas" not in rendered.get(WORKLOAD)["spec"]
 
 
 def test_keda_defaults_follow_worker_defaults(render: Render) -> None:
@@ -343,7 +375,7 @@ def test_topics_job_is_a_pre_install_hook_with_the_worker_image(render: Render) 
     assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
     assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"]
     c = container(job)
-    assert c["image"] == container(rendered.get("Deployment"))["image"]
+    assert c["image"] == container(rendered.get(WORKLOAD))["image"]
     assert c["args"] == ["topics", "create"]
     env = env_of(c)
     # pre-install runs before the ConfigMap exists: settings are inlined, not envFrom.
@@ -461,6 +493,10 @@ def test_schema_rejects_bad_values(render: Render, values: dict[str, Any], messa
             "config.intercom_token: secrets do not belong",
         ),
         ({"intercom": {"token": "t"}, "config": {"web_port": 0}}, "at '/config/web_port'"),
+        (
+            {"intercom": {"token": "t"}, "config": {"data_dir": "/tmp"}},
+            "persistence: config.data_dir must be a folder of its own",
+        ),
     ],
 )
 def test_render_fails_with_a_clear_message(render: Render, values: dict[str, Any], message: str) -> None:

@@ -7,7 +7,7 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
-from tests.helm.conftest import Manifest, Rendered
+from tests.helm.conftest import WORKLOAD, Manifest, Rendered
 from tests.image.run_config import GID, UID, WorkerRun, chart_values, worker_run
 
 Render = Callable[..., Rendered]
@@ -41,20 +41,23 @@ def rendered_env(rendered: Rendered, container: Manifest) -> dict[str, str]:
     return env
 
 
-def writable_mounts(pod: Manifest, container: Manifest) -> tuple[str, ...]:
+def writable_mounts(pod: Manifest, container: Manifest, claims: list[Manifest]) -> tuple[str, ...]:
+    """The container's writable mounts: its emptyDirs and its own claims (a StatefulSet's volumes)."""
     empty_dirs = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
-    return tuple(m["mountPath"] for m in container["volumeMounts"] if m["name"] in empty_dirs)
+    writable = empty_dirs | {claim["metadata"]["name"] for claim in claims}
+    return tuple(m["mountPath"] for m in container["volumeMounts"] if m["name"] in writable)
 
 
 def test_chart_runs_the_image_as_the_image_test_does(render: Render) -> None:
     rendered = render(chart_values(RUN), with_token=False)
-    pod = rendered.get("Deployment")["spec"]["template"]["spec"]
+    workload = rendered.get(WORKLOAD)["spec"]
+    pod = workload["template"]["spec"]
     [container] = pod["containers"]
     assert container["image"] == RUN.image
     # No command: the image's ENTRYPOINT (intercom-stream) runs, with the chart's arguments.
     assert "command" not in container and tuple(container["args"]) == RUN.args
     assert rendered_env(rendered, container) == RUN.env
-    assert writable_mounts(pod, container) == RUN.writable
+    assert writable_mounts(pod, container, workload.get("volumeClaimTemplates", [])) == RUN.writable
     security = container["securityContext"]
     assert (security["runAsUser"], security["runAsGroup"]) == (RUN.uid, RUN.gid) == (UID, GID)
     assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (UID, GID)
@@ -67,6 +70,6 @@ def test_the_run_covers_every_setting_the_chart_sets_by_default(render: Render) 
     """The chart's defaults are the run's defaults: a new default in values.yaml must reach the image test."""
     plain: WorkerRun = worker_run("img:1", config={}, token="t")
     rendered = render(chart_values(plain), with_token=False)
-    [container] = rendered.get("Deployment")["spec"]["template"]["spec"]["containers"]
+    [container] = rendered.get(WORKLOAD)["spec"]["template"]["spec"]["containers"]
     defaults: dict[str, Any] = rendered_env(rendered, container)
     assert defaults == plain.env

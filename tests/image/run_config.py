@@ -2,7 +2,7 @@
 way (tests/image), and the chart test checks the chart renders exactly this (tests/helm).
 
     run = worker_run("localhost/intercom-stream:dev", config={...}, token="...")
-    chart_values(run)   -> Helm values that make the chart's Deployment run it
+    chart_values(run)   -> Helm values that make the chart's workers run it
     podman_argv(run)    -> the `podman run` arguments that run it on this machine
 """
 
@@ -15,7 +15,8 @@ Setting = str | int | float  # as the chart's values schema types it
 
 UID = GID = 10001
 WORKER_ARGS = ("worker",)
-# The chart mounts an emptyDir on /tmp and one on the data dir; the rest of the root is read-only.
+# The chart mounts an emptyDir on /tmp and the pod's volume (or an emptyDir) on the data dir; the rest of
+# the root is read-only.
 DATA_DIR = "/tmp/intercom-stream"
 # Container limits this machine lets podman set (it may not raise rlimits: no CAP_SYS_RESOURCE).
 ULIMITS = ("nofile=8192:8192", "nproc=4096:4096")
@@ -55,6 +56,7 @@ def worker_run(image: str, *, config: dict[str, Setting], token: str) -> WorkerR
         "partitions": 4,
         "web_port": 6066,
         "data_dir": DATA_DIR,
+        "table_store": "rocksdb://",  # on the pod's own volume (the chart's persistence)
     }
     return WorkerRun(image=image, config={**defaults, **config}, token=token)
 

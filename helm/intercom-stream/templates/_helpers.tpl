@@ -132,6 +132,9 @@ Whole numbers are printed without an exponent (YAML numbers arrive as float64).
 {{- fail (printf "config.%s: secrets do not belong in config (a ConfigMap): use intercom.* / kafka.sasl.*" $secret) }}
 {{- end }}
 {{- end }}
+{{- if and .Values.persistence.enabled (eq (include "intercom-stream.dataDir" . | clean) "/tmp") }}
+{{- fail "persistence: config.data_dir must be a folder of its own (not /tmp) to hold the pod's volume" }}
+{{- end }}
 {{- if lt (include "intercom-stream.webPort" . | int) 1 }}
 {{- fail "config.web_port: must be > 0 in Kubernetes (probes, Service and metrics use the web server)" }}
 {{- end }}
@@ -192,13 +195,18 @@ Call with (dict "root" $ "saslSecretName" <name of the chart-created Secret to r
 {{- end }}
 {{- end }}
 
+{{/* The workers' kind: a StatefulSet (a volume per pod) with persistence, else a Deployment. */}}
+{{- define "intercom-stream.workloadKind" -}}
+{{- if .Values.persistence.enabled }}StatefulSet{{ else }}Deployment{{ end }}
+{{- end }}
+
 {{- define "intercom-stream.tmpVolumes" -}}
 - name: tmp
   emptyDir:
     {{- with .Values.tmpSizeLimit }}
     sizeLimit: {{ . }}
     {{- end }}
-{{- if ne (include "intercom-stream.dataDir" . | clean) "/tmp" }}
+{{- if and (ne (include "intercom-stream.dataDir" . | clean) "/tmp") (not .Values.persistence.enabled) }}
 - name: data
   emptyDir:
     {{- with .Values.dataSizeLimit }}

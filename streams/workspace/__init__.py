@@ -1,0 +1,1 @@
+"""Workspace-wide state shared by every worker: the workspace topic, its state, and its users."""

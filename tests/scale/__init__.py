@@ -1,0 +1,1 @@
+"""make bench-scale: many known contacts on RocksDB (not in CI)."""
