@@ -153,6 +153,9 @@ def test_persistence_gives_each_pod_a_claim_for_rocksdb(render: Render) -> None:
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
     assert rendered.get("ConfigMap")["data"]["INTERCOM_STREAM_TABLE_STORE"] == "rocksdb://"
     assert not rendered.has("Deployment")
+    # Stable pod names: static group membership, so a restarted pod needs no rebalance.
+    env = {e["name"]: e for e in container(sts)["env"]}
+    assert env["INTERCOM_STREAM_GROUP_INSTANCE_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
 
 
 def test_without_persistence_a_deployment_keeps_the_data_dir_on_an_emptydir(render: Render) -> None:
@@ -168,6 +171,8 @@ def test_without_persistence_a_deployment_keeps_the_data_dir_on_an_emptydir(rend
     mounts = {m["mountPath"]: m["name"] for m in container(dep)["volumeMounts"]}
     assert "emptyDir" in volumes[mounts["/tmp/intercom-stream"]]
     assert "volumeClaimTemplates" not in dep["spec"] and not rendered.has("StatefulSet")
+    # A Deployment's pod names change on every restart: no static membership.
+    assert "INTERCOM_STREAM_GROUP_INSTANCE_ID" not in {e["name"] for e in container(dep)["env"]}
     assert rendered.get("ScaledObject")["spec"]["scaleTargetRef"]["kind"] == "Deployment"
 
 

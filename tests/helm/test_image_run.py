@@ -23,8 +23,9 @@ RUN = worker_run(
 )
 
 
-def rendered_env(rendered: Rendered, container: Manifest) -> dict[str, str]:
-    """The container's environment as Kubernetes would resolve it from the ConfigMap and Secret."""
+def rendered_env(rendered: Rendered, container: Manifest, pod_name: str) -> dict[str, str]:
+    """The container's environment as Kubernetes would resolve it from the ConfigMap, the Secret and
+    the pod's own name (``pod_name``)."""
     env: dict[str, str] = {}
     for source in container.get("envFrom", []):
         [config_map] = [
@@ -35,6 +36,9 @@ def rendered_env(rendered: Rendered, container: Manifest) -> dict[str, str]:
     for item in container.get("env", []):
         if "value" in item:
             env[item["name"]] = item["value"]
+        elif "fieldRef" in item["valueFrom"]:
+            assert item["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+            env[item["name"]] = pod_name
         else:
             ref = item["valueFrom"]["secretKeyRef"]
             env[item["name"]] = base64.b64decode(secrets[ref["name"]]["data"][ref["key"]]).decode()
@@ -56,7 +60,7 @@ def test_chart_runs_the_image_as_the_image_test_does(render: Render) -> None:
     assert container["image"] == RUN.image
     # No command: the image's ENTRYPOINT (intercom-stream) runs, with the chart's arguments.
     assert "command" not in container and tuple(container["args"]) == RUN.args
-    assert rendered_env(rendered, container) == RUN.env
+    assert rendered_env(rendered, container, RUN.pod_name) == RUN.env
     assert writable_mounts(pod, container, workload.get("volumeClaimTemplates", [])) == RUN.writable
     security = container["securityContext"]
     assert (security["runAsUser"], security["runAsGroup"]) == (RUN.uid, RUN.gid) == (UID, GID)
@@ -71,5 +75,5 @@ def test_the_run_covers_every_setting_the_chart_sets_by_default(render: Render) 
     plain: WorkerRun = worker_run("img:1", config={}, token="t")
     rendered = render(chart_values(plain), with_token=False)
     [container] = rendered.get(WORKLOAD)["spec"]["template"]["spec"]["containers"]
-    defaults: dict[str, Any] = rendered_env(rendered, container)
+    defaults: dict[str, Any] = rendered_env(rendered, container, plain.pod_name)
     assert defaults == plain.env

@@ -35,6 +35,8 @@ class WorkerRun:
     read_only_root: bool = True
     drop_capabilities: tuple[str, ...] = ("ALL",)
     no_new_privileges: bool = True
+    # The StatefulSet's first pod: its stable name is the worker's static group membership id.
+    pod_name: str = "intercom-stream-0"
 
     @property
     def writable(self) -> tuple[str, ...]:
@@ -45,7 +47,11 @@ class WorkerRun:
     def env(self) -> dict[str, str]:
         # As the chart's ConfigMap renders them: INTERCOM_STREAM_<NAME>, values as text.
         env = {f"INTERCOM_STREAM_{name.upper()}": str(value) for name, value in self.config.items()}
-        return {**env, "INTERCOM_STREAM_INTERCOM_TOKEN": self.token}
+        return {
+            **env,
+            "INTERCOM_STREAM_INTERCOM_TOKEN": self.token,
+            "INTERCOM_STREAM_GROUP_INSTANCE_ID": self.pod_name,
+        }
 
 
 def worker_run(image: str, *, config: dict[str, Setting], token: str) -> WorkerRun:
