@@ -103,6 +103,13 @@ def decode_dead_letters(records: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
+async def settle_parked(settings: Settings, total: int, hold_s: float, stall_s: float) -> None:
+    """After the input is drained: parked work ends ``hold_s`` later (delivered or dead-lettered, by a
+    tick through the delivery topic); wait that long, then until that is processed too."""
+    await asyncio.sleep(hold_s + 2)
+    await wait_until_drained(settings, total, None, stall_s=stall_s)
+
+
 # How long the sandbox's worker parks work whose contact is unknown (the production default is 30 s).
 SANDBOX_HOLD_S = 5.0
 
@@ -148,9 +155,8 @@ def run_sandbox(events: Path | None, *, json_output: bool = False) -> int:
                 raise stalled(worker, str(error)) from None
         # Work parked for users not identified (yet) ends after the hold: wait, so the report shows it.
         console.print(f"waiting {SANDBOX_HOLD_S + 2:g}s for parked work (users not identified yet)…")
-        time.sleep(SANDBOX_HOLD_S + 2)
         try:
-            asyncio.run(guarded(wait_until_drained(settings, len(lines), None, stall_s=STALL_S), watched))
+            asyncio.run(guarded(settle_parked(settings, len(lines), SANDBOX_HOLD_S, STALL_S), watched))
         except DrainStalled as error:
             raise stalled(worker, str(error)) from None
         elapsed = time.monotonic() - started

@@ -19,7 +19,14 @@ import pytest
 from streams.emulator_admin import EmulatorAdmin
 from streams.kafka_io import publish_lines, read_all, read_jsonl
 from streams.processes import Child, free_port, settings_from_env
-from streams.sandbox import SANDBOX_ATTRIBUTES, decode_dead_letters, sample_events, wait_until_drained
+from streams.sandbox import (
+    SANDBOX_ATTRIBUTES,
+    SANDBOX_HOLD_S,
+    decode_dead_letters,
+    sample_events,
+    settle_parked,
+    wait_until_drained,
+)
 from streams.watchdog import guarded
 from tests.image.run_config import podman_argv, worker_run
 from tests.integration.conftest import TOKEN
@@ -29,6 +36,7 @@ pytestmark = pytest.mark.integration
 
 IMAGE = os.environ.get("IMAGE", "localhost/intercom-stream:dev")
 READY_TIMEOUT_S = 120.0
+HOLD_S = SANDBOX_HOLD_S  # the sample's never-identified user's work is dead-lettered after it
 
 
 def ready(port: int) -> bool:
@@ -59,7 +67,7 @@ def test_image_worker_delivers_the_samples_as_the_chart_runs_it(
             "web_host": "127.0.0.1", "web_port": port, "app_id": f"image-{suffix}",
             "raw_events_topic": f"raw-{suffix}", "delivery_topic": f"delivery-{suffix}",
             "rekey_topic": f"rekey-{suffix}", "dead_letter_topic": f"dlq-{suffix}",
-            "consumer_session_timeout_s": 6, "commit_interval_s": 0.5,
+            "consumer_session_timeout_s": 6, "commit_interval_s": 0.5, "unknown_user_hold_s": HOLD_S,
         },
         token=TOKEN,
     )  # fmt: skip
@@ -81,6 +89,7 @@ def test_image_worker_delivers_the_samples_as_the_chart_runs_it(
         asyncio.run(guarded(publish_lines(kafka_bootstrap, settings.raw_events_topic, lines), [container]))
         drained = wait_until_drained(settings, len(lines), stall_s=30)
         asyncio.run(guarded(drained, [container]))
+        asyncio.run(guarded(settle_parked(settings, len(lines), HOLD_S, 30), [container]))
         letters = decode_dead_letters(asyncio.run(read_all(kafka_bootstrap, settings.dead_letter_topic)))
     finally:
         code = container.stop()
