@@ -4,9 +4,10 @@ policy, and the fingerprints that let a write that changes nothing make no call.
 The tables are plain mappings here (Faust tables in the worker, dicts in tests); values are JSON dicts:
   contacts:  user key   → {"id", "role", "fingerprint": {field: hash}, "companies": [company_id]}
   companies: company_id → {"id", "fingerprint": {field: hash}, "tags": [name]}
-  workspace: "data_attributes:<model>" → cached data attributes; "event_names" → names sent;
-             "event_name_refused:<name>" → {"at", "message"} when Intercom refused a new name (422);
+  workspace: "data_attributes:<model>" → cached data attributes;
              "tag:<lower-case name>" → {"id", "name"} of contact tags created or found
+  event names: slots and Intercom's refusals live behind ``EventNames`` (streams/delivery/event_names.py:
+             in the workspace table for one process, on the workspace topic for a deployment)
   suppressed: user key → {"since": unix seconds} for users deleted on request (events dead-lettered)
 A contacts entry may also carry "tags" (names applied) and "merged_from" (the lead merged into it).
 Every id learned goes into a table so that the next event for the same user costs no search, and a

@@ -1,18 +1,6 @@
 """Performs a Plan's operations in order: each action goes to its resource's module.
 
-The tables are plain mappings here (Faust tables in the worker, dicts in tests); values are JSON dicts:
-  contacts:  user key   → {"id", "role", "fingerprint": {field: hash}, "companies": [company_id]}
-  companies: company_id → {"id", "fingerprint": {field: hash}, "tags": [name]}
-  workspace: "data_attributes:<model>" → cached data attributes; "event_names" → names sent;
-             "event_name_refused:<name>" → {"at", "message"} when Intercom refused a new name (422);
-             "tag:<lower-case name>" → {"id", "name"} of contact tags created or found
-  suppressed: user key → {"since": unix seconds} for users deleted on request (events dead-lettered)
-A contacts entry may also carry "tags" (names applied) and "merged_from" (the lead merged into it).
-Every id learned goes into a table so that the next event for the same user costs no search, and a
-fingerprint of what Intercom holds lets a write that changes nothing make no call at all.
-
-``execute`` returns ``Report``s (the plan's own and the attribute policy's): things the event asked for
-that Intercom did not get. The sink turns each into a dead-letter record; the event itself succeeded.
+The tables it reads and writes, and what ``execute`` returns, are described in core.py.
 
 Layout: core.py (options, calls, retries, attribute policy, fingerprints), contacts.py, events.py,
 companies.py, tags.py, lifecycle.py (leads, alias, deletion).
