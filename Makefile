@@ -15,7 +15,7 @@ install: $(VENV)/.installed ## Create .venv and install the project with its dev
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,rocksdb]'
 	touch $@
 
 demo: install ## Broker + emulator + worker + sample events: print what reached Intercom

@@ -52,7 +52,6 @@ def _stored(data_dir: Path) -> dict[bytes, bytes]:
 
 
 def test_a_cold_worker_copies_the_changelog_latest_values_and_tombstones(pipeline: RunningPipeline) -> None:
-    pytest.importorskip("rocksdict", reason="the rocksdb extra (pip install -e '.[rocksdb]')")
     pipeline.env["INTERCOM_STREAM_TABLE_STORE"] = "rocksdb://"
     first = pipeline.start()  # creates the changelog topics
     first.wait_for(lambda: READY in first.log_text(), 120, "worker ready")
