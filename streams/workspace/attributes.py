@@ -38,6 +38,8 @@ class SharedAttributes:
         if open_claim is None or now_ms - open_claim.at_ms > CLAIM_STALE_MS:
             await self.log.write(claim_key(model, name, self.log.worker, now_ms), "attribute_claim", name,
                                  model, at_ms=now_ms)  # fmt: skip
+            if name in state.created_names(model):  # created by another while our claim was on its way
+                return False
             open_claim = state.claims.get(target)
         if open_claim is None:  # decided while ours was in flight
             return name not in state.created_names(model)

@@ -85,7 +85,9 @@ class WorkspaceState:
         elif kind == "attribute_claim" and record is not None:
             target, claim = (record["model"], record["name"]), Claim(record["worker"], record["at_ms"])
             open_claim = self.claims.get(target)
-            if open_claim is None or claim.at_ms - open_claim.at_ms > CLAIM_STALE_MS:
+            if record["name"] in self.created.get(record["model"], set()):
+                pass  # a claim that arrives after the attribute was created: nothing to decide
+            elif open_claim is None or claim.at_ms - open_claim.at_ms > CLAIM_STALE_MS:
                 self.claims[target] = claim
         elif kind == "attribute" and record is not None:
             model, name = record["model"], record["name"]

@@ -74,6 +74,23 @@ def test_the_first_open_claim_creates_and_its_outcome_is_known_to_all() -> None:
     assert state.created_names("contact") == {"plan"} and ("contact", "plan") not in state.claims
 
 
+def test_a_claim_that_lands_after_the_creation_opens_no_new_round() -> None:
+    # Seen in CI: w3 checked before w2's claim landed, and its own claim reached the log only after w2
+    # had created the attribute; it must not create it again.
+    state = replay(
+        5,
+        [
+            (
+                claim_key("contact", "plan", "w2", 100),
+                record("attribute_claim", "plan", "w2", "contact", 100),
+            ),
+            (outcome_key("contact", "plan"), record("attribute_created", "plan", "w2", "contact")),
+            (claim_key("contact", "plan", "w3", 99), record("attribute_claim", "plan", "w3", "contact", 99)),
+        ],
+    )
+    assert state.created_names("contact") == {"plan"} and ("contact", "plan") not in state.claims
+
+
 def test_a_stale_claim_is_taken_over() -> None:
     late = 100 + CLAIM_STALE_MS + 1
     state = replay(
