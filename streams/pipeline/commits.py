@@ -37,7 +37,8 @@ class _Partition:
             if gap_end is None:
                 break
             self.base = gap_end
-        self.gaps = [(start, end) for start, end in self.gaps if end > self.base]
+        if self.gaps:  # rare (transaction markers): keep only the gaps still ahead
+            self.gaps = [(start, end) for start, end in self.gaps if end > self.base]
         return self.base
 
 

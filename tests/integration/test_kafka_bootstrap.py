@@ -38,6 +38,8 @@ def _while_down(kafka: LocalKafka, downtime_s: float) -> tuple[str, threading.Th
         except OSError:
             break
         time.sleep(0.05)
+    else:
+        raise AssertionError("the broker never went down: the test would prove nothing")
     return bootstrap, restart
 
 
@@ -46,13 +48,10 @@ def test_a_client_started_while_the_broker_is_down_waits_for_it() -> None:
         bootstrap, restart = _while_down(kafka, downtime_s=4.0)
         try:
             kafka_bootstrap.install(30.0)
-            started = time.monotonic()
-            asyncio.run(_start_admin(bootstrap))
-            waited = time.monotonic() - started
+            asyncio.run(_start_admin(bootstrap))  # started while the port refused connections
         finally:
             kafka_bootstrap.install(0.0)  # back to aiokafka's single try for the other tests
             restart.join()
-    assert waited > 1.0, "the broker was not down: the test proved nothing"
 
 
 def test_without_a_timeout_the_first_failure_is_final() -> None:
