@@ -440,8 +440,9 @@ def create_pipeline(settings: Settings) -> Pipeline:
         source = original_source(request)
         user, kind = request["user_key"], request["event_type"]
         written = [await dead_letter(dead_letter_for_report(source, r, user, kind)) for r in reports]
-        event = json.loads(request["event"])
-        for follow in executor.take_follow_ups():
+        follow_ups = executor.take_follow_ups()
+        event = json.loads(request["event"]) if follow_ups else {}  # parsed only when needed (rare)
+        for follow in follow_ups:
             value = delivery_codec.encode(delivery_record(follow, event, source))
             written.append(await produce(delivery_topic, follow.user_key.encode(), value))
         return written
