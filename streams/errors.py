@@ -127,7 +127,18 @@ class ContactPendingError(DeliveryError):
     ``reason`` is the dead-letter reason if it is still pending past the bound (``user_not_found``,
     ``contact_not_found``, ``alias_unknown``); ``operation_index`` is where the plan stopped."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        *,
+        operation_index: int = 0,
+        reports: tuple[Any, ...] = (),
+        follow_ups: tuple[Any, ...] = (),
+    ) -> None:
         super().__init__(message)
         self.reason = reason
-        self.operation_index = 0
+        self.operation_index = operation_index
+        # What the plan's operations before ``operation_index`` produced: mapping.Report and mapping.Plan.
+        self.reports = reports
+        self.follow_ups = follow_ups

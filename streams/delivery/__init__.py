@@ -1,5 +1,5 @@
 """Carrying out planned operations against Intercom: references, retries, the tables' upkeep."""
 
-from streams.delivery.executor import Call, Executor
+from streams.delivery.executor import NEEDS_CONTACT, Call, Executor
 
-__all__ = ["Call", "Executor"]
+__all__ = ["NEEDS_CONTACT", "Call", "Executor"]

@@ -18,33 +18,36 @@ import hashlib
 import json
 from typing import Any
 
+from streams.pipeline.requests import DeliveryRequest
+
 Entry = dict[str, Any]  # "topic/partition" -> [offset, digest]
 
 
-def _position(request: dict[str, Any]) -> str:
-    return f"{request['source_topic']}/{request['source_partition']}"
+def _position(request: DeliveryRequest) -> str:
+    return f"{request.source_topic}/{request.source_partition}"
 
 
-def digest(request: dict[str, Any]) -> str:
-    what = json.dumps([request["event_type"], request["operations"]], sort_keys=True, default=str)
+def digest(request: DeliveryRequest) -> str:
+    operations = [op.to_record() for op in request.operations]
+    what = json.dumps([request.event_type, operations], sort_keys=True, default=str)
     return hashlib.blake2b(what.encode(), digest_size=8).hexdigest()
 
 
-def already_done(entry: Entry | None, request: dict[str, Any]) -> bool:
+def already_done(entry: Entry | None, request: DeliveryRequest) -> bool:
     if not entry:
         return False
     last = entry.get(_position(request))
     if last is None:
         return False
     offset, last_digest = int(last[0]), str(last[1])
-    source = int(request["source_offset"])
+    source = request.source_offset
     return source < offset or (source == offset and last_digest == digest(request))
 
 
-def mark_done(entry: Entry | None, request: dict[str, Any]) -> Entry:
+def mark_done(entry: Entry | None, request: DeliveryRequest) -> Entry:
     """The entry after ``request`` is done (never moves backwards)."""
     updated = dict(entry or {})
-    position, source = _position(request), int(request["source_offset"])
+    position, source = _position(request), request.source_offset
     last = updated.get(position)
     if last is None or source >= int(last[0]):
         updated[position] = [source, digest(request)]

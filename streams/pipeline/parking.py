@@ -26,25 +26,32 @@ from dataclasses import dataclass
 from typing import Any
 
 from streams.errors import ContactPendingError
+from streams.pipeline.requests import DeliveryRequest
 
 Table = MutableMapping[str, Any]
 
 
 @dataclass(frozen=True)
 class Parked:
-    request: dict[str, Any]  # the delivery request (decoded), as on the delivery topic
+    request: DeliveryRequest
     start: int  # the first operation still to do
     at: float
     reason: str
     message: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"request": self.request, "from": self.start, "at": self.at, "reason": self.reason,
+        return {"request": self.request.to_record(), "from": self.start, "at": self.at, "reason": self.reason,
                 "message": self.message}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Parked:
-        return cls(data["request"], int(data["from"]), float(data["at"]), data["reason"], data["message"])
+        return cls(
+            DeliveryRequest.from_record(data["request"]),
+            int(data["from"]),
+            float(data["at"]),
+            data["reason"],
+            data["message"],
+        )
 
 
 class ParkingLot:
@@ -72,7 +79,7 @@ class ParkingLot:
         """Intercom answered 404 for this user less than ``hold_s`` ago, and no contact came since."""
         return float(self._entry(user).get("unknown_until") or 0) > self.clock()
 
-    def park(self, user: str, request: dict[str, Any], start: int, pending: ContactPendingError) -> bool:
+    def park(self, user: str, request: DeliveryRequest, start: int, pending: ContactPendingError) -> bool:
         """Park the rest of ``request`` from operation ``start``; False when the user's lot is full."""
         entry = self._entry(user)
         items = list(entry.get("items") or ())

@@ -25,20 +25,12 @@ from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotA
 from streams.errors import ConfigurationError
 from streams.kafka_io import await_topics, describe_partition_counts
 from streams.kafka_security import aiokafka_security, check_connection
+from streams.pipeline.tables import TABLE_NAMES
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-# The Faust tables (streams/pipeline/app.py declares them by these names), each changelogged in Kafka.
-TABLES = (
-    "known-contacts",
-    "known-companies",
-    "intercom-workspace",
-    "suppressed-users",
-    "delivered-requests",
-    "parked-work",
-)
 # Changelogs keep the latest value per key, forever (compact, no time retention); a deleted key (a user
 # deleted on request: `del table[key]`) leaves a tombstone that compaction drops after a day, so readers
 # that were behind still see the deletion. Segments roll every 6 hours so compaction reaches recent
@@ -56,7 +48,7 @@ WORKSPACE_CONFIG = {"cleanup.policy": "compact", "delete.retention.ms": str(24 *
 
 def changelog_topics(settings: Settings) -> list[str]:
     """Faust's name for each table's changelog topic."""
-    return [f"{settings.app_id}-{table}-changelog" for table in TABLES]
+    return [f"{settings.app_id}-{table}-changelog" for table in TABLE_NAMES]
 
 
 def copartitioned_topics(settings: Settings) -> list[str]:

@@ -16,8 +16,7 @@ import pytest
 from streams.deadletter import SourceRecord
 from streams.events import decode_raw_event, parse_event
 from streams.mapping import plan_event
-from streams.pipeline.app import delivery_record
-from streams.records import codec_for
+from streams.pipeline.requests import DeliveryRequest, DeliveryTopicCodec
 from tests.benchmarks import report
 from tests.benchmarks.workloads import mixed
 
@@ -27,14 +26,14 @@ RUNS = 5
 
 
 def transform_all(values: list[bytes]) -> int:
-    codec = codec_for("delivery_request")
+    codec = DeliveryTopicCodec()
     out = 0
     for offset, value in enumerate(values):
         raw = decode_raw_event(value, None)
         plan = plan_event(parse_event(raw))
         source = SourceRecord("raw-events", 0, offset, plan.user_key.encode(), value, 1_760_000_000_000)
         for part in (plan, *plan.related):
-            out += len(codec.encode(delivery_record(part, raw, source)))
+            out += len(codec.encode_request(DeliveryRequest.planned(part, raw, source)))
     return out
 
 

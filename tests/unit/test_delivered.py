@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from streams.mapping import Action, Operation
 from streams.pipeline.delivered import already_done, mark_done
+from streams.pipeline.requests import DeliveryRequest
+from tests.unit.delivery_requests import delivery_request
 
 
 def request(
-    offset: int, *, topic: str = "raw-events", partition: int = 2, op: str = "track"
-) -> dict[str, Any]:
-    return {
-        "source_topic": topic,
-        "source_partition": partition,
-        "source_offset": offset,
-        "event_type": "track",
-        "operations": [{"action": op, "payload": {"n": offset}}],
-    }
+    offset: int, *, topic: str = "raw-events", partition: int = 2, op: str = "track_event"
+) -> DeliveryRequest:
+    operation = Operation(Action(op), {"n": offset})
+    return delivery_request(offset, topic=topic, partition=partition, operations=(operation,))
 
 
 def test_a_request_from_a_done_position_or_before_is_a_replay() -> None:

@@ -6,6 +6,8 @@ from typing import Any
 
 from streams.errors import ContactPendingError
 from streams.pipeline.parking import ParkingLot
+from streams.pipeline.requests import DeliveryRequest
+from tests.unit.delivery_requests import delivery_request
 
 
 class Clock:
@@ -16,8 +18,8 @@ class Clock:
         return self.now
 
 
-def request(n: int) -> dict[str, Any]:
-    return {"user_key": "u1", "event_type": "track", "operations": [], "event": "{}", "n": n}
+def request(n: int) -> DeliveryRequest:
+    return delivery_request(n)
 
 
 def test_parks_in_order_remembers_the_unknown_user_and_expires_after_the_hold() -> None:
@@ -29,7 +31,7 @@ def test_parks_in_order_remembers_the_unknown_user_and_expires_after_the_hold() 
     clock.now += 10
     assert lot.park("u1", request(2), 1, ContactPendingError("contact_not_found", "no contact"))
     assert not lot.park("u1", request(3), 0, ContactPendingError("user_not_found", "404"))  # full
-    assert [(i.request["n"], i.start) for i in lot.items("u1")] == [(1, 0), (2, 1)]
+    assert [(i.request.source_offset, i.start) for i in lot.items("u1")] == [(1, 0), (2, 1)]
     clock.now += 21  # the first is past the bound, the second is not; the user is no longer "unknown"
     assert not lot.unknown("u1") and lot.users_due() == ["u1"]
     assert [lot.due(i) for i in lot.items("u1")] == [True, False]

@@ -33,6 +33,7 @@ EXAMPLES = {
         "failed_at_ms": 2, "error_class": "streams.errors.RejectedError", "first_attempt_at_ms": 1,
         "last_attempt_at_ms": 2,
     },
+    "control_record": {"kind": "park_expiry", "user_key": "u1", "issued_at_ms": 1_700_000_000_000},
     "workspace_record": {
         "kind": "event_name", "name": "order-placed", "model": "", "worker": "3f9c0a1b2c4d",
         "at_ms": 1_700_000_000_000, "message": "",
