@@ -101,7 +101,7 @@ def delivery_record(plan: Plan, event: dict[str, Any], source: SourceRecord) -> 
         "user_key": plan.user_key,
         "event_type": plan.event_type,
         "operations": [op.to_record() for op in plan.operations],
-        "event": json.dumps(event, separators=(",", ":"), default=str),
+        "event": json.dumps(event, separators=(",", ":"), default=str, allow_nan=False),
         "reports": [report.to_json() for report in plan.reports],
         "source_topic": source.topic,
         "source_partition": source.partition,
