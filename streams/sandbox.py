@@ -181,7 +181,8 @@ def run_sandbox(events: Path | None, *, json_output: bool = False) -> int:
 
 
 def _warn_line(console: Console, number: int, problem: str) -> None:
-    console.print(f"line {number}: {problem} (published as it is: the worker dead-letters it)", markup=False)
+    message = f"line {number}: {problem} (published as it is: the worker dead-letters it)"
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 def _public_state(state: dict[str, Any]) -> dict[str, Any]:
