@@ -26,8 +26,10 @@ MAX_DEPTH = 64
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
 _STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # read as signed bytes: +1 / -1
-# An integer of 309 digits or more may exceed a double (10**308 < max double < 10**309).
-_LONG_INTEGER = re.compile(rb"\d{309}")
+# An integer of 309 digits or more may exceed a double (10**308 < max double < 10**309). Found as a
+# run of zeros once every digit reads as one: a plain substring search, far cheaper than a regex.
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGIT_RUN = b"0" * 309
 _EXCERPT = 40
 
 
@@ -112,7 +114,7 @@ def loads(text: bytes | str, *, depth: int = 0) -> tuple[Any, dict[str, str]]:
             )
     hooks = _NumberHooks()
     # The integer hook costs a call per integer: only when one may not fit a double.
-    parse_int = hooks.integer if _LONG_INTEGER.search(data) else None
+    parse_int = hooks.integer if _LONG_DIGIT_RUN in data.translate(_DIGITS_AS_ZERO) else None
     try:
         value = json.loads(
             text, parse_constant=hooks.constant, parse_float=hooks.floating, parse_int=parse_int
