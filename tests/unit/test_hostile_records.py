@@ -203,6 +203,15 @@ def test_jsonl_splits_at_newlines_only_and_keeps_bytes(tmp_path: Path) -> None:
     assert _inspect(lines[1])[1] is not None and "neither UTF-8" in _inspect(lines[1])[1]  # type: ignore[operator]
 
 
+def test_the_dlq_tool_shows_and_replays_a_too_deep_record() -> None:
+    from streams.deadletter.render import _pretty
+    from streams.deadletter.select import _is_avro_event
+
+    deep = nested(3000)
+    assert _pretty(deep) == deep
+    assert _is_avro_event(deep.encode()) is False
+
+
 # --- What already works and must keep working -----------------------------------------------------
 
 
