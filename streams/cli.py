@@ -105,12 +105,17 @@ def publish(
         settings = load_settings(**({"bootstrap_servers": bootstrap} if bootstrap else {}))
         asyncio.run(check_connection(settings))
         security = aiokafka_security(settings)
+        lines = read_jsonl(file)
         count = asyncio.run(
-            publish_lines(settings.bootstrap_servers, topic, read_jsonl(file), security=security)
+            publish_lines(settings.bootstrap_servers, topic, lines, security=security, on_problem=_warn_line)
         )
     except IntercomStreamError as error:
         _fail(error)
     typer.echo(f"published {count} events to {topic} at {settings.bootstrap_servers}")
+
+
+def _warn_line(number: int, problem: str) -> None:
+    typer.echo(f"line {number}: {problem} (published as it is: the worker dead-letters it)", err=True)
 
 
 @app.command()

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,38 +11,68 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from streams.errors import InvalidEventError
+from streams.events import decode_raw_event, parse_event
 
-def key_for_line(line: str) -> bytes | None:
-    """The user key the way a well-behaved producer sets it; None for lines that are not events."""
+# A line is published byte for byte as read, even when it is not UTF-8 (the worker dead-letters it).
+_LINE_ERRORS = "surrogateescape"
+# Called with (line number from 1, why the worker will dead-letter that line).
+ProblemReporter = Callable[[int, str], None]
+
+
+def _inspect(line: str) -> tuple[bytes | None, str | None]:
+    """The user key the way a well-behaved producer sets it (None for lines that are not events), and
+    why the worker will dead-letter the line at intake (None when it will not)."""
     try:
-        event = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(event, dict):
-        return None
+        event = decode_raw_event(line.encode("utf-8", _LINE_ERRORS))
+    except InvalidEventError as error:  # not JSON, not an object, nested too deep
+        return None, f"{error.reason}: {error.message}"
+    key = None
     for name in ("userId", "anonymousId"):
         value = event.get(name)
         if isinstance(value, str | int) and str(value).strip():
-            return str(value).strip().encode()
-    return None
+            key = str(value).strip().encode()
+            break
+    try:
+        parse_event(event)
+    except InvalidEventError as error:
+        return key, f"{error.reason}: {error.message}"
+    return key, None
+
+
+def key_for_line(line: str) -> bytes | None:
+    """The user key the way a well-behaved producer sets it; None for lines that are not events."""
+    return _inspect(line)[0]
 
 
 def read_jsonl(path: Path) -> list[str]:
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The non-blank lines of a JSONL file, split at newlines only (``str.splitlines`` would also cut
+    a line at U+2028 and other separators that JSON strings may hold as they are)."""
+    text = path.read_bytes().decode("utf-8", _LINE_ERRORS)
+    return [line.removesuffix("\r") for line in text.split("\n") if line.strip()]
 
 
 async def publish_lines(
-    bootstrap: str, topic: str, lines: Iterable[str], *, security: Mapping[str, Any] | None = None
+    bootstrap: str,
+    topic: str,
+    lines: Iterable[str],
+    *,
+    security: Mapping[str, Any] | None = None,
+    on_problem: ProblemReporter | None = None,
 ) -> int:
-    """Publish each line as one record, keyed by user; waits for every ack."""
+    """Publish each line as one record, keyed by user; waits for every ack. A line the worker will
+    dead-letter is published too (its dead letter is the clear answer), and told to ``on_problem``."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, **(security or {})
     )
     await producer.start()
     count = 0
     try:
-        for line in lines:
-            await producer.send_and_wait(topic, line.encode("utf-8"), key=key_for_line(line))
+        for number, line in enumerate(lines, 1):
+            key, problem = _inspect(line)
+            if problem is not None and on_problem is not None:
+                on_problem(number, problem)
+            await producer.send_and_wait(topic, line.encode("utf-8", _LINE_ERRORS), key=key)
             count += 1
     finally:
         await producer.stop()

@@ -13,6 +13,7 @@ import json
 import tempfile
 import time
 from contextlib import ExitStack
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,10 @@ def run_sandbox(events: Path | None, *, json_output: bool = False) -> int:
             transient=True,
         ) as progress:
             asyncio.run(guarded(wait_for_topics(kafka.bootstrap, [settings.raw_events_topic]), watched))
-            asyncio.run(guarded(publish_lines(kafka.bootstrap, settings.raw_events_topic, lines), watched))
+            publish = publish_lines(
+                kafka.bootstrap, settings.raw_events_topic, lines, on_problem=partial(_warn_line, console)
+            )
+            asyncio.run(guarded(publish, watched))
             progress.add_task("published", total=len(lines), completed=len(lines))
             try:
                 drained = wait_until_drained(settings, len(lines), progress, stall_s=STALL_S)
@@ -174,6 +178,11 @@ def run_sandbox(events: Path | None, *, json_output: bool = False) -> int:
         else:
             _print_report(Console(), len(lines), elapsed, calls, state, dead_letters)
     return 0
+
+
+def _warn_line(console: Console, number: int, problem: str) -> None:
+    message = f"line {number}: {problem} (published as it is: the worker dead-letters it)"
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 def _public_state(state: dict[str, Any]) -> dict[str, Any]:

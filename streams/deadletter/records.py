@@ -39,6 +39,9 @@ ADVICE = {
     "values_dropped": "The event was delivered without these values (array_policy / long_string_policy).",
     "values_truncated": "The event was delivered with these values cut to 255 characters.",
     "metadata_trimmed": "Delivered with 10 metadata keys; set metadata_priority to choose which.",
+    "invalid_numbers": "The event was delivered without these numbers: NaN and Infinity are not JSON (in "
+    "Python, json.dumps(..., allow_nan=False) catches them); fix the producer.",
+    "too_deep": "Flatten the event at the producer (Intercom keeps no nesting anyway), then replay it.",
     "suppressed": "This user was deleted on request; lift the suppression (a delete event with "
     "context.intercom_stream.unsuppress) before sending their events again.",
     "alias_unknown": "No lead or user is known under previousId; replay once it is known, or ignore.",

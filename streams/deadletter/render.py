@@ -123,7 +123,7 @@ def _pretty(text: str | None) -> str:
         return ""
     try:
         return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a too_deep record, shown as it is
         return text
 
 

@@ -200,6 +200,8 @@ def _is_avro_event(value: bytes) -> bool:
     try:
         json.loads(value)
         return False
+    except RecursionError:  # JSON nested too deep to parse (a too_deep record): JSON, not Avro
+        return False
     except ValueError:
         pass
     try:

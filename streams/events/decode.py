@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
 from streams.errors import InvalidEventError
+from streams.events import strict_json
 from streams.records import RecordDecodeError, codec_for
 
 AVRO_CONTENT_TYPE = "application/vnd.intercom-stream.raw-event+avro"
 _JSON_FIELDS = ("traits", "properties", "context", "integrations")
+
+
+class DecodedEvent(dict[str, Any]):
+    """A decoded record, read as a plain dict everywhere, with the numbers decoding left out because
+    JSON cannot carry them (``invalid_numbers``: path → the literal as sent), for the plan to report."""
+
+    invalid_numbers: dict[str, str]
+
+    def __init__(self, values: dict[str, Any], invalid_numbers: dict[str, str]) -> None:
+        super().__init__(values)
+        self.invalid_numbers = invalid_numbers
 
 
 def _content_type(headers: Iterable[tuple[str, bytes]] | None) -> str | None:
@@ -20,33 +31,34 @@ def _content_type(headers: Iterable[tuple[str, bytes]] | None) -> str | None:
     return None
 
 
-def _from_avro(value: bytes) -> dict[str, Any]:
+def _from_avro(value: bytes) -> DecodedEvent:
     try:
         record = codec_for("raw_event").decode(value)
     except RecordDecodeError as exc:
         raise InvalidEventError("unparseable", str(exc)) from None
+    invalid: dict[str, str] = {}
     for field in _JSON_FIELDS:
         text = record.get(field)
         if text is None:
             record.pop(field, None)
             continue
         try:
-            record[field] = json.loads(text)
+            record[field], left_out = strict_json.loads(text, depth=1)
         except ValueError:
             raise InvalidEventError("unparseable", f"Avro field {field!r} is not JSON text") from None
-    return {k: v for k, v in record.items() if v is not None}
+        invalid.update({f"{field}.{path}" if path else field: literal for path, literal in left_out.items()})
+    return DecodedEvent({k: v for k, v in record.items() if v is not None}, invalid)
 
 
-def decode_raw_event(
-    value: bytes | None, headers: Iterable[tuple[str, bytes]] | None = None
-) -> dict[str, Any]:
-    """Decode one input record. Raises InvalidEventError(reason="unparseable") with a precise message."""
+def decode_raw_event(value: bytes | None, headers: Iterable[tuple[str, bytes]] | None = None) -> DecodedEvent:
+    """Decode one input record. Raises InvalidEventError with a precise message: reason ``unparseable``,
+    or ``too_deep`` past ``strict_json.MAX_DEPTH`` levels of nesting."""
     if not value:
         raise InvalidEventError("unparseable", "empty record value (tombstone or empty message)")
     if _content_type(headers) == AVRO_CONTENT_TYPE:
         return _from_avro(value)
     try:
-        decoded = json.loads(value)
+        decoded, invalid = strict_json.loads(value)
     except UnicodeDecodeError:
         raise InvalidEventError(
             "unparseable",
@@ -56,4 +68,4 @@ def decode_raw_event(
         raise InvalidEventError("unparseable", f"record is not valid JSON: {exc}") from None
     if not isinstance(decoded, dict):
         raise InvalidEventError("unparseable", f"expected a JSON object, got {type(decoded).__name__}")
-    return decoded
+    return DecodedEvent(decoded, invalid)

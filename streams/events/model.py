@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.errors import InvalidEventError
+from streams.events.decode import DecodedEvent
 
 EVENT_TYPES = frozenset({"identify", "track", "group", "page", "screen", "alias", "delete"})
 # Where a trait may sit, in precedence order: Segment's SDKs send ``traits``, RudderStack's identify
@@ -42,8 +43,10 @@ def _text(value: Any) -> str | None:
     """Ids arrive as strings or numbers; blank means absent."""
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        value = str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, int):
+        value = str(value)
+    elif isinstance(value, float):
+        value = str(int(value)) if value.is_integer() else str(value)
     if not isinstance(value, str):
         return None
     value = value.strip()
@@ -62,6 +65,8 @@ class SegmentEvent:
     context: dict[str, Any] = field(repr=False)
     properties: dict[str, Any] = field(repr=False)
     integrations: dict[str, Any] = field(repr=False)
+    # Numbers decoding left out because JSON cannot carry them (path → literal): reported, not sent.
+    invalid_numbers: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def user_key(self) -> str:
@@ -141,4 +146,5 @@ def parse_event(raw: dict[str, Any]) -> SegmentEvent:
         context=context,
         properties=properties,
         integrations=integrations,
+        invalid_numbers=dict(raw.invalid_numbers) if isinstance(raw, DecodedEvent) else {},
     )

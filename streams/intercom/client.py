@@ -64,7 +64,9 @@ class IntercomClient:
         what = f"{method} {path}"
         try:
             response = await self._http.request(
-                method, path, content=None if body is None else json.dumps(body, separators=(",", ":"))
+                method,
+                path,
+                content=None if body is None else json.dumps(body, separators=(",", ":"), allow_nan=False),
             )
         except httpx.TimeoutException as exc:
             # ``from None``: the httpx error holds the request, headers (the token) included.

@@ -44,6 +44,7 @@ def plan_event(event: SegmentEvent, options: MappingOptions | None = None) -> Pl
     if planner is None:
         raise InvalidEventError("unsupported_type", f"{event.type} events are not delivered to Intercom")
     key = alias_key(event) or event.user_key
+    left_out = _invalid_numbers(event)  # before a policy rewrites the event
     try:
         withheld = integrations_problem(event.integrations)
         if withheld is not None:
@@ -64,7 +65,22 @@ def plan_event(event: SegmentEvent, options: MappingOptions | None = None) -> Pl
     if anonymous and event.type != "identify":
         # The visitor's lead is created on first use (no call once the table knows it).
         operations.insert(0, Operation(Action.ENSURE_LEAD, {"role": "lead"}, contact_ref(event)))
+    reports = [*left_out, *reports]
     return Plan(key, event.type, tuple(operations), tuple(reports), related=_related(event, options))
+
+
+def _invalid_numbers(event: SegmentEvent) -> list[Report]:
+    """Numbers decoding left out (NaN, Infinity, beyond a double): Intercom only takes strict JSON."""
+    if not event.invalid_numbers:
+        return []
+    paths = ", ".join(event.invalid_numbers)
+    return [
+        Report(
+            "invalid_numbers",
+            f"event: dropped {paths} (NaN, Infinity and numbers beyond a double's range are not JSON)",
+            {"target": "event", "values": dict(event.invalid_numbers)},
+        )
+    ]
 
 
 def _related(event: SegmentEvent, options: MappingOptions) -> tuple[Plan, ...]:

@@ -9,6 +9,7 @@ key ``price``; ``revenue_key`` may keep the key ``revenue`` instead.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,16 +34,19 @@ def object_shape(value: Any) -> tuple[str, ...] | None:
 
 
 def _amount(value: Any) -> float | None:
+    """A number of whole units, or None (also for "NaN", "inf", and amounts whose cents overflow)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
+        amount = float(value)
+    elif isinstance(value, str):
         try:
-            return float(value.strip())
+            amount = float(value.strip())
         except ValueError:
             return None
-    return None
+    else:
+        return None
+    return amount if math.isfinite(amount * 100) else None
 
 
 def _cents(amount: float, currency: str) -> dict[str, Any]:
@@ -61,8 +65,9 @@ def convert_revenue(
     if currency is not None:
         for key in PRICED_KEYS:
             value = out.get(key)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                out[key] = _cents(value, currency)
+            amount = _amount(value) if isinstance(value, int | float) else None
+            if amount is not None:
+                out[key] = _cents(amount, currency)
                 converted = True
     reports: list[Report] = []
     revenue = _amount(out.get("revenue"))

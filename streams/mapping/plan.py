@@ -57,7 +57,8 @@ class Operation:
     def to_record(self) -> dict[str, Any]:
         return {
             "action": self.action.value,
-            "body": json.dumps(self.body, separators=(",", ":"), sort_keys=True),
+            # allow_nan=False: a body that is not strict JSON fails here, never on Intercom's side.
+            "body": json.dumps(self.body, separators=(",", ":"), sort_keys=True, allow_nan=False),
             "contact": None if self.contact is None else self.contact.__dict__.copy(),
             "company_id": self.company_id,
         }

@@ -7,6 +7,8 @@ from typing import Any
 
 # Anything above this as a number is taken as milliseconds (year 2286 in seconds).
 _MS_THRESHOLD = 10_000_000_000
+# The end of year 9999 in Unix seconds: a number past it (in either direction) is not a time.
+_LATEST = 253_402_300_799
 
 
 def to_unix_seconds(value: Any) -> int | None:
@@ -15,7 +17,8 @@ def to_unix_seconds(value: Any) -> int | None:
         return None
     if isinstance(value, int | float):
         number = float(value)
-        return int(number / 1000) if abs(number) >= _MS_THRESHOLD else int(number)
+        seconds = number / 1000 if abs(number) >= _MS_THRESHOLD else number
+        return int(seconds) if abs(seconds) <= _LATEST else None  # also NaN and infinities: not a time
     if isinstance(value, str):
         text = value.strip()
         if not text:

@@ -49,7 +49,7 @@ class DeliveryRequest:
             user_key=plan.user_key,
             event_type=plan.event_type,
             operations=plan.operations,
-            event_json=json.dumps(event, separators=(",", ":"), default=str),
+            event_json=json.dumps(event, separators=(",", ":"), default=str, allow_nan=False),
             reports=plan.reports,
             source_topic=source.topic,
             source_partition=source.partition,
