@@ -16,8 +16,10 @@ from streams.emulator.ratelimit import Decision
 from streams.emulator.runtime import Emulator
 from streams.emulator.spec import KNOWN_VERSIONS
 from streams.emulator.validation import loads
+from streams.emulator.workspaces import Workspaces
 
 ADMIN_PREFIX = "/_emulator"
+WORKSPACES_PATH = ADMIN_PREFIX + "/workspaces"
 _LOG_BODY_LIMIT = 64 * 1024
 
 
@@ -68,16 +70,40 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _bearer(scope: Scope) -> str | None:
+    scheme, _, token = (_header(scope, b"authorization") or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 class InterceptMiddleware:
-    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+    """Picks the workspace by the bearer token (admin calls too: none means the default one)."""
+
+    def __init__(self, app: ASGIApp, workspaces: Workspaces) -> None:
         self.app = app
-        self.emu = emulator
+        self.workspaces = workspaces
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        emu = self.emu
+        token = _bearer(scope)
+        workspace = self.workspaces.get(token) if token else None
+        if scope["path"].startswith(ADMIN_PREFIX):
+            if token and workspace is None and scope["path"] != WORKSPACES_PATH:
+                await JSONResponse({"error": "no workspace has this token"}, status_code=404)(
+                    scope, receive, send
+                )
+                return
+            scope.setdefault("state", {})["emulator"] = workspace or self.workspaces.default
+            await self.app(scope, receive, send)
+            return
+        await self._api_call(scope, receive, send, token, workspace)
+
+    async def _api_call(
+        self, scope: Scope, receive: Receive, send: Send, token: str | None, workspace: Emulator | None
+    ) -> None:
+        # Calls without a known token are logged in the default workspace, never in another's.
+        emu = workspace or self.workspaces.default
         entry: dict[str, Any] = {
             "time": emu.clock(),
             "method": scope["method"],
@@ -121,13 +147,14 @@ class InterceptMiddleware:
                 entry["status"], entry["request_body"] = CLIENT_CLOSED_REQUEST, None
                 return  # nothing to answer, nothing changed
             entry["request_body"] = _loggable(raw)
+            delay = emu.latency.next()
+            if delay > 0:
+                await asyncio.sleep(delay)
 
-            auth = _header(scope, b"authorization") or ""
-            scheme, _, token = auth.partition(" ")
-            token = token.strip()
-            if scheme.lower() != "bearer" or token not in emu.config.tokens:
+            if token is None or workspace is None:
                 await reply(401, error_body("unauthorized", "Access Token Invalid"))
                 return
+            scope.setdefault("state", {})["emulator"] = workspace
 
             decision = emu.rate_limiter.hit(token)
             if decision is not None and not decision.allowed:
