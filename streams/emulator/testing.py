@@ -89,7 +89,8 @@ class ContactView:
         return cls(
             id=c["id"], role=c["role"], external_id=c.get("external_id"), email=c.get("email") or None,
             name=c.get("name"), custom_attributes=dict(c.get("custom_attributes") or {}),
-            tag_ids=[t["id"] for t in c["tags"]["data"]], company_ids=[r["id"] for r in c["companies"]["data"]],
+            tag_ids=[t["id"] for t in c["tags"]["data"]],
+            company_ids=[r["id"] for r in c["companies"]["data"]],
             archived=bool(c.get("archived")), raw=c,
         )  # fmt: skip
 

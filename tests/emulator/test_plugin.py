@@ -137,8 +137,11 @@ def test_a_bad_state_file_is_refused_and_changes_nothing(intercom_emulator: Emul
 
 
 def test_the_command_line_loads_a_state_file_and_dumps_on_exit(tmp_path: Path) -> None:
-    state = {"contacts": [{"id": "abc123", "role": "user", "external_id": "u9", "created_at": 1, "updated_at": 1,
-                           "tags": {"data": []}, "companies": {"data": []}}], "event_names": ["signed-up"]}  # fmt: skip
+    contact = {"id": "abc123", "role": "user", "external_id": "u9", "created_at": 1, "updated_at": 1}
+    state = {
+        "contacts": [{**contact, "tags": {"data": []}, "companies": {"data": []}}],
+        "event_names": ["signed-up"],
+    }
     (tmp_path / "in.json").write_text(json.dumps(state))
     out = tmp_path / "out.json"
     server = EmulatorServer(
