@@ -84,7 +84,8 @@ async def test_every_admin_operation_answers_as_described(admin_client: httpx.As
     await c.delete("/_emulator/workspace", headers={"Authorization": "Bearer test-token"})  # 400
     for no_workspace in (
         c.post("/_emulator/reset", headers=own), c.get("/_emulator/faults", headers=own),
-        c.post("/_emulator/faults", json={"path": "/x"}, headers=own), c.delete("/_emulator/faults", headers=own),
+        c.post("/_emulator/faults", json={"path": "/x"}, headers=own),
+        c.delete("/_emulator/faults", headers=own),
         c.get("/_emulator/config", headers=own), c.put("/_emulator/config", json={}, headers=own),
     ):  # fmt: skip
         await no_workspace
