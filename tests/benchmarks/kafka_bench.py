@@ -19,7 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from streams.emulator_admin import EmulatorAdmin
 from streams.kafka_io import group_lag, key_for_line, wait_for_topics
 from streams.processes import worker_env
-from tests.integration.conftest import TOKEN, RunningPipeline
+from tests.integration.conftest import RunningPipeline
 
 
 def bench_pipeline(
