@@ -51,8 +51,8 @@ $(VENV)/.bench-installed: pyproject.toml
 image: ## Build the worker and the emulator images with buildah (Debian base via debootstrap when no registry)
 	IMAGE=$(IMAGE) EMULATOR_IMAGE=$(EMULATOR_IMAGE) image/build.sh
 
-image-test: install image ## Run the image's worker as the chart does (podman) against Kafka + emulator
-	IMAGE=$(IMAGE) $(BIN)/pytest tests/image -p no:randomly -s -q
+image-test: install image ## Run the images: the worker as the chart does (podman) against Kafka + emulator, and the emulator
+	IMAGE=$(IMAGE) EMULATOR_IMAGE=$(EMULATOR_IMAGE) $(BIN)/pytest tests/image -p no:randomly -s -q
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache results
