@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 
 IMAGE  ?= localhost/intercom-stream:dev
+EMULATOR_IMAGE ?= localhost/intercom-stream-emulator:dev
 
 .PHONY: help install demo test test-unit lint format bench bench-scale soak image image-test clean
 
@@ -47,11 +48,11 @@ $(VENV)/.bench-installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,rocksdb]'
 	touch $@
 
-image: ## Build the worker image with buildah (Debian base via debootstrap when no registry is reachable)
-	IMAGE=$(IMAGE) image/build.sh
+image: ## Build the worker and the emulator images with buildah (Debian base via debootstrap when no registry)
+	IMAGE=$(IMAGE) EMULATOR_IMAGE=$(EMULATOR_IMAGE) image/build.sh
 
-image-test: install image ## Run the image's worker as the chart does (podman) against Kafka + emulator
-	IMAGE=$(IMAGE) $(BIN)/pytest tests/image -p no:randomly -s -q
+image-test: install image ## Run the images: the worker as the chart does (podman) against Kafka + emulator, and the emulator
+	IMAGE=$(IMAGE) EMULATOR_IMAGE=$(EMULATOR_IMAGE) $(BIN)/pytest tests/image -p no:randomly -s -q
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache results

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import math
+import secrets
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from streams.emulator import render
+from streams.emulator import snapshot
 from streams.emulator.faults import KINDS, Fault
 from streams.emulator.runtime import Emulator
 from streams.emulator.validation import loads
+from streams.emulator.workspaces import Workspaces
 
 
 def _emu(request: Request) -> Emulator:
-    emu: Emulator = request.app.state.emulator
+    # The workspace the middleware picked by token; the default one for in-process callers.
+    emu: Emulator = request.scope.get("state", {}).get("emulator") or request.app.state.emulator
     return emu
 
 
@@ -46,24 +49,41 @@ async def reset(request: Request) -> Response:
 
 async def state(request: Request) -> Response:
     emu = _emu(request)
-    store = emu.store
-    version = emu.config.api_version
-    with store.lock:
-        return JSONResponse(
-            {
-                "contacts": [
-                    {**render.contact(c, store, version, emu.config.workspace_id), "archived": c.archived}
-                    for c in store.contacts.values()
-                ],
-                "companies": [
-                    render.company(co, store, emu.config.workspace_id) for co in store.companies.values()
-                ],
-                "events": [render.event(e) for e in store.events],
-                "tags": [render.tag_basic(t) for t in store.tags.values()],
-                "data_attributes": [render.data_attribute(a) for a in store.data_attributes.values()],
-                "merged": {k: v.into for k, v in store.merged.items()},
-            }
-        )
+    if request.method == "PUT":
+        try:
+            snapshot.load(emu, await _json(request))
+        except snapshot.SnapshotError as exc:
+            return _bad(str(exc))
+    return JSONResponse(snapshot.dump(emu))
+
+
+async def create_workspace(request: Request) -> Response:
+    """A workspace of its own for a new token (given, or made up here): isolated state and log."""
+    body = await _json(request)
+    if not isinstance(body, dict):
+        return _bad("body must be a JSON object")
+    token = body.get("token") or f"tok_{secrets.token_hex(12)}"
+    if not isinstance(token, str) or not token.strip() or " " in token:
+        return _bad("token must be a non-empty string without spaces")
+    workspaces: Workspaces = request.app.state.workspaces
+    try:
+        workspace = workspaces.create(token)
+    except ValueError as exc:
+        return _bad(str(exc))
+    return JSONResponse({"token": token, "workspace_id": workspace.config.workspace_id})
+
+
+async def delete_workspace(request: Request) -> Response:
+    """Drop the bearer token's workspace: the token answers 401 from now on."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    workspaces: Workspaces = request.app.state.workspaces
+    try:
+        removed = workspaces.revoke(token.strip()) if scheme.lower() == "bearer" else False
+    except ValueError as exc:
+        return _bad(str(exc))
+    if not removed:
+        return JSONResponse({"error": "no workspace has this token"}, status_code=404)
+    return JSONResponse({"deleted": True})
 
 
 async def add_fault(request: Request) -> Response:
@@ -111,6 +131,9 @@ async def config(request: Request) -> Response:
             "fault_rate",
             "auto_create_attributes",
             "company_lookup_shape",
+            "latency_min_s",
+            "latency_max_s",
+            "workspace_rate_limit",
         }
         unknown = set(body) - known
         if unknown:
@@ -123,6 +146,19 @@ async def config(request: Request) -> Response:
                     return _bad("rate_limit must be >= 0 and rate_window_s > 0")
                 emu.rate_limiter.configure(limit=limit, window_s=window)
                 emu.config.rate_limit, emu.config.rate_window_s = limit, window
+            if "workspace_rate_limit" in body:
+                shared = int(body["workspace_rate_limit"])
+                if shared < 0:
+                    return _bad("workspace_rate_limit must be >= 0")
+                emu.rate_limiter.configure(workspace_limit=shared)
+                emu.config.workspace_rate_limit = shared
+            if "latency_min_s" in body or "latency_max_s" in body:
+                low = float(body.get("latency_min_s", emu.latency.min_s))
+                high = float(body.get("latency_max_s", max(low, emu.latency.max_s)))
+                if not 0 <= low <= high < math.inf:
+                    return _bad("latency must satisfy 0 <= latency_min_s <= latency_max_s")
+                emu.latency.configure(low, high)
+                emu.config.latency_min_s, emu.config.latency_max_s = low, high
             if "search_lag_s" in body:
                 lag = float(body["search_lag_s"])
                 if not 0 <= lag < math.inf:
@@ -151,6 +187,9 @@ async def config(request: Request) -> Response:
             "api_version": c.api_version,
             "auto_create_attributes": c.auto_create_attributes,
             "company_lookup_shape": c.company_lookup_shape,
+            "latency_min_s": c.latency_min_s,
+            "latency_max_s": c.latency_max_s,
+            "workspace_rate_limit": emu.rate_limiter.workspace_limit,
         }
     )
 
@@ -158,7 +197,9 @@ async def config(request: Request) -> Response:
 routes = [
     Route("/_emulator/requests", requests, methods=["GET"]),
     Route("/_emulator/reset", reset, methods=["POST"]),
-    Route("/_emulator/state", state, methods=["GET"]),
+    Route("/_emulator/state", state, methods=["GET", "PUT"]),
+    Route("/_emulator/workspaces", create_workspace, methods=["POST"]),
+    Route("/_emulator/workspace", delete_workspace, methods=["DELETE"]),
     Route("/_emulator/faults", add_fault, methods=["POST"]),
     Route("/_emulator/faults", list_faults, methods=["GET"]),
     Route("/_emulator/faults", clear_faults, methods=["DELETE"]),

@@ -14,7 +14,7 @@ from streams.emulator.config import EmulatorConfig
 from streams.emulator.errors import ApiError, error_body, error_response
 from streams.emulator.middleware import ADMIN_PREFIX, InterceptMiddleware
 from streams.emulator.routes import companies, contacts, data_attributes, events, me, tags
-from streams.emulator.runtime import Emulator
+from streams.emulator.workspaces import Workspaces
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -39,7 +39,7 @@ async def _crash(request: Request, exc: Exception) -> Response:
 
 
 def create_app(config: EmulatorConfig | None = None, *, clock: Clock = system_clock) -> Starlette:
-    emulator = Emulator(config or EmulatorConfig(), clock=clock)
+    workspaces = Workspaces(config or EmulatorConfig(), clock=clock)
     routes = [
         *admin.routes,
         *me.routes,
@@ -51,8 +51,9 @@ def create_app(config: EmulatorConfig | None = None, *, clock: Clock = system_cl
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(InterceptMiddleware, emulator=emulator)],
+        middleware=[Middleware(InterceptMiddleware, workspaces=workspaces)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _crash},
     )
-    app.state.emulator = emulator
+    app.state.emulator = workspaces.default  # the configured tokens' workspace
+    app.state.workspaces = workspaces
     return app

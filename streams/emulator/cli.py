@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from streams.emulator.config import SUPPORTED_VERSIONS, EmulatorConfig, parse_rate_limit
+from streams.emulator.latency import parse_latency
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,11 +24,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--search-lag", type=float, default=0.0, metavar="SECONDS")
     p.add_argument("--fault-rate", type=float, default=0.0, metavar="FLOAT")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument(
+        "--latency", default="0", help="added response time, e.g. 150ms or 80-250ms (uniform), default none"
+    )
+    p.add_argument(
+        "--state",
+        type=Path,
+        metavar="FILE",
+        help="workspace to load at start (GET /_emulator/state's shape)",
+    )
+    p.add_argument("--dump-state", type=Path, metavar="FILE", help="write the workspace to FILE on exit")
     return p
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     limit, window = parse_rate_limit(args.rate_limit)
+    latency_min, latency_max = parse_latency(args.latency)
     return EmulatorConfig(
         tokens=args.tokens or ["test-token"],
         rate_limit=limit,
@@ -35,6 +48,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         search_lag_s=args.search_lag,
         fault_rate=args.fault_rate,
         seed=args.seed,
+        latency_min_s=latency_min,
+        latency_max_s=latency_max,
     )
 
 
@@ -46,8 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     from streams.emulator.server import run  # uvicorn import only when serving
+    from streams.emulator.snapshot import SnapshotError
 
-    run(config, host=args.host, port=args.port, on_ready=_print_ready)
+    try:
+        run(
+            config, host=args.host, port=args.port, on_ready=_print_ready,
+            state_in=args.state, state_out=args.dump_state,
+        )  # fmt: skip
+    except SnapshotError as exc:
+        print(f"intercom-stream emulator: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

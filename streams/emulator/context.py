@@ -14,7 +14,8 @@ from streams.emulator.store import Store
 
 
 def emulator(request: Request) -> Emulator:
-    emu: Emulator = request.app.state.emulator
+    # The workspace the middleware picked by token; the default one for in-process callers.
+    emu: Emulator = request.scope.get("state", {}).get("emulator") or request.app.state.emulator
     return emu
 
 

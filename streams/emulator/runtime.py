@@ -5,6 +5,7 @@ from __future__ import annotations
 from streams.emulator.clock import Clock, system_clock
 from streams.emulator.config import EmulatorConfig
 from streams.emulator.faults import Faults
+from streams.emulator.latency import Latency
 from streams.emulator.ratelimit import RateLimiter
 from streams.emulator.requestlog import RequestLog
 from streams.emulator.store import Store
@@ -15,8 +16,11 @@ class Emulator:
         self.config = config
         self._clock = clock
         self.store = Store(clock=self._now, seed=config.seed, search_lag_s=config.search_lag_s)
-        self.rate_limiter = RateLimiter(config.rate_limit, config.rate_window_s, self._now)
+        self.rate_limiter = RateLimiter(
+            config.rate_limit, config.rate_window_s, self._now, config.workspace_rate_limit
+        )
         self.faults = Faults(config.fault_rate, config.seed)
+        self.latency = Latency(config.latency_min_s, config.latency_max_s, config.seed)
         self.log = RequestLog(config.request_log_size)
 
     # Indirection so tests can swap the clock after construction (emulator.clock = FakeClock()).

@@ -8,10 +8,13 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
+from starlette.applications import Starlette
 
+from streams.emulator import snapshot
 from streams.emulator.app import create_app
 from streams.emulator.config import EmulatorConfig
 
@@ -39,9 +42,9 @@ class _Server(uvicorn.Server):
         self.should_exit = True
 
 
-def _uvicorn_config(config: EmulatorConfig, host: str, port: int) -> uvicorn.Config:
+def _uvicorn_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(config),
+        app,
         host=host,
         port=port,
         log_level="warning",
@@ -57,12 +60,20 @@ def run(
     host: str = "127.0.0.1",
     port: int = 8089,
     on_ready: Callable[[str], None] | None = None,
+    state_in: Path | None = None,
+    state_out: Path | None = None,
 ) -> None:
-    """Serve until SIGINT/SIGTERM (uvicorn installs the handlers and shuts down gracefully)."""
-    server = _Server(_uvicorn_config(config, host, port))
+    """Serve until SIGINT/SIGTERM (uvicorn installs the handlers and shuts down gracefully).
+    ``state_in`` is loaded before the first call; ``state_out`` is written after the last."""
+    app = create_app(config)
+    if state_in is not None:
+        snapshot.load_file(app.state.emulator, state_in)
+    server = _Server(_uvicorn_config(app, host, port))
     if on_ready is not None:
         threading.Thread(target=_announce, args=(server, host, on_ready), daemon=True).start()
     server.run()
+    if state_out is not None:
+        snapshot.dump_file(app.state.emulator, state_out)
 
 
 def _announce(server: uvicorn.Server, host: str, on_ready: Callable[[str], None]) -> None:
@@ -89,7 +100,7 @@ def _free_port(host: str) -> int:
 @contextlib.contextmanager
 def running_emulator(config: EmulatorConfig, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Start uvicorn in a daemon thread, yield its base URL, stop it on exit."""
-    server = _Server(_uvicorn_config(config, host, port or _free_port(host)))
+    server = _Server(_uvicorn_config(create_app(config), host, port or _free_port(host)))
     # uvicorn only captures signals on the main thread, so the caller keeps its own handlers.
     thread = threading.Thread(target=server.run, name="intercom-emulator", daemon=True)
     thread.start()

@@ -72,6 +72,13 @@ class Store:
         self._next_tag += 1
         return str(self._next_tag)
 
+    def reserve_ids(self, *, tag_id: str | None = None, attr_id: int | None = None) -> None:
+        """New ids continue after loaded ones (a state file's tags and attributes)."""
+        if tag_id is not None and tag_id.isdigit():
+            self._next_tag = max(self._next_tag, int(tag_id))
+        if attr_id is not None:
+            self._next_attr = max(self._next_attr, attr_id)
+
     def new_attr_id(self) -> int:
         self._next_attr += 1
         return self._next_attr

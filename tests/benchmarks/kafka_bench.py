@@ -19,7 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from streams.emulator_admin import EmulatorAdmin
 from streams.kafka_io import group_lag, key_for_line, wait_for_topics
 from streams.processes import worker_env
-from tests.integration.conftest import TOKEN, RunningPipeline
+from tests.integration.conftest import RunningPipeline
 
 
 def bench_pipeline(
@@ -28,7 +28,7 @@ def bench_pipeline(
     """Like the integration ``pipeline`` fixture, with benchmark settings (not started yet)."""
     suffix = uuid.uuid4().hex[:8]
     env = worker_env(
-        bootstrap, emulator.base_url, TOKEN, workdir / "data",
+        bootstrap, emulator.base_url, emulator.token, workdir / "data",
         app_id=f"bench-{suffix}", raw_events_topic=f"raw-{suffix}", delivery_topic=f"delivery-{suffix}",
         rekey_topic=f"rekey-{suffix}", dead_letter_topic=f"dlq-{suffix}", partitions=str(partitions),
         log_format="json", **extra,

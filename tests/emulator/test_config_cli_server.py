@@ -23,7 +23,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("83/10s", (83, 10.0)), ("500/1m", (500, 60.0)), ("7", (7, 10.0)), ("off", (0, 10.0)), ("0", (0, 10.0))],
+    [
+        ("83/10s", (83, 10.0)),
+        ("500/1m", (84, 10.0)),
+        ("10000/1m", (1667, 10.0)),
+        ("7", (7, 10.0)),
+        ("off", (0, 10.0)),
+        ("0", (0, 10.0)),
+    ],
 )
 def test_parse_rate_limit(text: str, expected: tuple[int, float]) -> None:
     assert parse_rate_limit(text) == expected

@@ -29,7 +29,6 @@ from streams.sandbox import (
 )
 from streams.watchdog import guarded
 from tests.image.run_config import podman_argv, worker_run
-from tests.integration.conftest import TOKEN
 from tests.sample_result import check_sample_result
 
 pytestmark = pytest.mark.integration
@@ -69,11 +68,11 @@ def test_image_worker_delivers_the_samples_as_the_chart_runs_it(
             "rekey_topic": f"rekey-{suffix}", "dead_letter_topic": f"dlq-{suffix}",
             "consumer_session_timeout_s": 6, "commit_interval_s": 0.5, "unknown_user_hold_s": HOLD_S,
         },
-        token=TOKEN,
+        token=emulator.token,
     )  # fmt: skip
     name = f"intercom-stream-test-{suffix}"
     argv = podman_argv(run, name)
-    assert TOKEN not in " ".join(argv)
+    assert emulator.token not in " ".join(argv)
     container = Child("worker container", argv, tmp_path / "container.log", env=run.env)
     started = time.monotonic()
     try:
@@ -97,5 +96,5 @@ def test_image_worker_delivers_the_samples_as_the_chart_runs_it(
         {"calls": emulator.requests()[setup_calls:], "state": emulator.state(), "dead_letters": letters}
     )
     assert code == 0, container.log_tail()  # SIGTERM: a clean shutdown
-    assert TOKEN not in container.log_text()
+    assert emulator.token not in container.log_text()
     print(f"\nimage {IMAGE}: start to ready {ready_s:.1f}s")

@@ -1,4 +1,7 @@
-"""Fixtures that start real servers on 127.0.0.1: Apache Kafka, the Intercom emulator, and workers."""
+"""Fixtures that start real servers on 127.0.0.1: Apache Kafka and workers. The Intercom emulator
+comes from our pytest plugin (streams.emulator.pytest_plugin): one process for the run, a workspace
+and token of its own for every test, so a worker an earlier test left behind can reach no later
+test's state or request log (its token answers 401 once its test is over)."""
 
 from __future__ import annotations
 
@@ -12,14 +15,13 @@ from typing import Any
 
 import pytest
 
+from streams.emulator.testing import EmulatorHandle
 from streams.emulator_admin import EmulatorAdmin
 from streams.kafka_io import publish_lines, read_all, wait_for_topics
 from streams.localkafka import bootstrap_for_tests
-from streams.processes import Child, settings_from_env, start_emulator, start_worker, worker_env
+from streams.processes import Child, settings_from_env, start_worker, worker_env
 from streams.sandbox import decode_dead_letters, wait_until_drained
 from streams.settings import Settings
-
-TOKEN = "tok_integration_secret_4f9a2c"
 
 
 @pytest.fixture(scope="session")
@@ -28,18 +30,21 @@ def kafka_bootstrap() -> Iterator[str]:
         yield bootstrap
 
 
+# The token of one workspace shared by the tests that drive the emulator by URL (benchmarks, the
+# secured-broker tests); every other test has a workspace of its own (the `emulator` fixture).
+TOKEN = "tok_integration_secret_4f9a2c"
+
+
 @pytest.fixture(scope="session")
-def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    child, url = start_emulator(tmp_path_factory.mktemp("emulator") / "emulator.log", token=TOKEN)
-    yield url
-    child.stop()
+def emulator_url(intercom_emulator_server: EmulatorAdmin) -> str:
+    intercom_emulator_server.create_workspace(TOKEN)
+    return intercom_emulator_server.base_url
 
 
 @pytest.fixture
-def emulator(emulator_url: str) -> EmulatorAdmin:
-    admin = EmulatorAdmin(emulator_url, TOKEN)
-    admin.reset()
-    return admin
+def emulator(intercom_emulator: EmulatorHandle) -> EmulatorAdmin:
+    """The admin client of this test's own workspace (``.token`` is the token to give a worker)."""
+    return intercom_emulator.admin
 
 
 @dataclass
@@ -51,6 +56,10 @@ class RunningPipeline:
     workdir: Path
     env: dict[str, str]
     workers: list[Child] = field(default_factory=list)
+
+    @property
+    def token(self) -> str:
+        return self.emulator.token
 
     @property
     def settings(self) -> Settings:
@@ -100,7 +109,7 @@ async def _publish_unkeyed(bootstrap: str, topic: str, lines: list[str]) -> None
 def pipeline(kafka_bootstrap: str, emulator: EmulatorAdmin, tmp_path: Path) -> Iterator[RunningPipeline]:
     suffix = uuid.uuid4().hex[:8]
     env = worker_env(
-        kafka_bootstrap, emulator.base_url, TOKEN, tmp_path / "data",
+        kafka_bootstrap, emulator.base_url, emulator.token, tmp_path / "data",
         app_id=f"it-{suffix}", raw_events_topic=f"raw-{suffix}", delivery_topic=f"delivery-{suffix}",
         rekey_topic=f"rekey-{suffix}", dead_letter_topic=f"dlq-{suffix}", partitions="3",
     )  # fmt: skip

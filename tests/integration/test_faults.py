@@ -25,14 +25,15 @@ from hypothesis import strategies as st
 
 from streams import sandbox
 from streams.deadletter.records import ADVICE
+from streams.emulator.testing import EmulatorServer
 from streams.emulator_admin import EmulatorAdmin
 from streams.events import AVRO_CONTENT_TYPE, EVENT_TYPES
 from streams.kafka_io import read_all
 from streams.localkafka import LocalKafka, external_bootstrap
-from streams.processes import free_port, start_emulator, start_worker, worker_env
+from streams.processes import free_port, start_worker, worker_env
 from streams.records import codec_for
 from tests.integration.builders import identify, track
-from tests.integration.conftest import TOKEN, RunningPipeline
+from tests.integration.conftest import RunningPipeline
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -43,11 +44,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 @contextlib.contextmanager
 def own_emulator(tmp_path: Path, *args: str) -> Iterator[EmulatorAdmin]:
     """An emulator of this test's own (for settings the session one cannot change, e.g. a seed)."""
-    child, url = start_emulator(tmp_path / "own-emulator.log", *args, token=TOKEN)
+    server = EmulatorServer(tmp_path / "own-emulator.log", args)
     try:
-        yield EmulatorAdmin(url, TOKEN)
+        yield server.admin
     finally:
-        child.stop()
+        server.stop()
 
 
 @contextlib.contextmanager
@@ -56,7 +57,7 @@ def pipeline_on(
 ) -> Iterator[RunningPipeline]:
     suffix = uuid.uuid4().hex[:8]
     env = worker_env(
-        bootstrap, emulator.base_url, TOKEN, tmp_path / "data",
+        bootstrap, emulator.base_url, emulator.token, tmp_path / "data",
         app_id=f"faults-{suffix}", raw_events_topic=f"raw-{suffix}", delivery_topic=f"delivery-{suffix}",
         rekey_topic=f"rekey-{suffix}", dead_letter_topic=f"dlq-{suffix}", partitions="3", **extra,
     )  # fmt: skip
@@ -507,12 +508,12 @@ def test_the_token_is_in_no_log_dead_letter_or_metric(pipeline: RunningPipeline)
     assert doomed["attempts"] == 3 and "503" in doomed["message"]  # the history is in the letter
     assert "delivery paused" in pipeline.logs()  # the 401s reached the log being checked
     assert "intercom_stream_" in metrics_text  # a real metrics page
-    secret = TOKEN.encode()
-    assert TOKEN not in pipeline.logs()
+    secret = pipeline.token.encode()
+    assert pipeline.token not in pipeline.logs()
     for record in raw:
         assert secret not in record.value and secret not in (record.key or b"")
         assert all(secret not in value for _, value in record.headers or ())
-    assert TOKEN not in metrics_text
+    assert pipeline.token not in metrics_text
 
 
 async def _publish_compressed(

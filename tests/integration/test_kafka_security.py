@@ -36,7 +36,7 @@ class SecureKafka:
     kafka: LocalKafka
     certs: TestCertificates
 
-    def env(self, emulator_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    def env(self, emulator_url: str, data_dir: Path, token: str = TOKEN, **extra: str) -> dict[str, str]:
         suffix = uuid.uuid4().hex[:8]
         settings: dict[str, str] = {
             "app_id": f"sec-{suffix}",
@@ -53,7 +53,7 @@ class SecureKafka:
             "kafka_connect_timeout_s": "10",
         }
         settings.update(extra)
-        return worker_env(self.kafka.sasl_ssl_bootstrap, emulator_url, TOKEN, data_dir, **settings)
+        return worker_env(self.kafka.sasl_ssl_bootstrap, emulator_url, token, data_dir, **settings)
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ def test_topics_create_publish_and_worker_end_to_end_over_sasl_ssl(
     secure_kafka: SecureKafka, emulator: EmulatorAdmin, tmp_path: Path
 ) -> None:
     # The worker itself may not create topics here: `topics create` (the chart's Job) does.
-    env = secure_kafka.env(emulator.base_url, tmp_path / "data", create_topics="false")
+    env = secure_kafka.env(emulator.base_url, tmp_path / "data", emulator.token, create_topics="false")
     settings = settings_from_env(env)
     code, output = run_cli(env, "topics", "create")
     assert code == 0, output
@@ -208,7 +208,7 @@ def test_dlq_commands_over_sasl_ssl(
     from streams.kafka_io import read_all
     from streams.records import codec_for
 
-    env = secure_kafka.env(emulator.base_url, tmp_path / "data")
+    env = secure_kafka.env(emulator.base_url, tmp_path / "data", emulator.token)
     settings = settings_from_env(env)
     security = aiokafka_security(settings)
     create_topics(env, {settings.raw_events_topic: 2, settings.dead_letter_topic: 2})

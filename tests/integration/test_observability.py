@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.processes import free_port
-from tests.integration.conftest import TOKEN, RunningPipeline
+from tests.integration.conftest import RunningPipeline
 from tests.integration.test_pipeline import identify, track
 
 pytestmark = pytest.mark.integration
@@ -112,7 +112,7 @@ def test_metrics_health_and_json_logs(pipeline: RunningPipeline) -> None:
     assert any(p["message"].startswith("dead-lettered") for p in parsed)
     assert any(p["message"] == "partitions assigned" for p in parsed)
     assert not any(p["message"].startswith("HTTP Request") for p in parsed)
-    assert TOKEN not in pipeline.logs()
+    assert pipeline.token not in pipeline.logs()
 
 
 def test_ready_turns_red_while_intercom_refuses_the_token(pipeline: RunningPipeline) -> None:

@@ -32,10 +32,11 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import murmur2
 
+from streams.emulator.testing import EmulatorServer
 from streams.emulator_admin import EmulatorAdmin
 from streams.kafka_io import wait_for_topics
 from streams.localkafka import LocalKafka
-from streams.processes import Child, start_emulator, start_worker, worker_env
+from streams.processes import Child, start_worker, worker_env
 from tests.benchmarks.kafka_bench import publish_fast
 from tests.benchmarks.test_state import entries, sample_entry
 
@@ -170,7 +171,8 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="intercom-stream-scale-"))
     figures: dict[str, Any] = {"contacts": args.contacts, "standby_replicas": args.standby_replicas}
-    emulator_child, url = start_emulator(workdir / "emulator.log", token=TOKEN)
+    emulator_child = EmulatorServer(workdir / "emulator.log", token=TOKEN)
+    url = emulator_child.base_url
     try:
         with LocalKafka() as kafka:
             emulator = EmulatorAdmin(url, TOKEN)

@@ -36,10 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from streams.emulator.middleware import CLIENT_CLOSED_REQUEST
+from streams.emulator.testing import EmulatorServer
 from streams.emulator_admin import EmulatorAdmin
 from streams.kafka_io import publish_lines, read_all, wait_for_topics
 from streams.localkafka import LocalKafka
-from streams.processes import Child, settings_from_env, start_emulator, start_worker, worker_env
+from streams.processes import Child, settings_from_env, start_worker, worker_env
 from streams.sandbox import decode_dead_letters, wait_until_drained
 
 TOKEN = "soak-token"
@@ -164,10 +165,11 @@ def one_run(seed: int, workdir: Path, static: bool = False) -> RunResult:
     users = [f"s{seed % 1000:03d}-{i:03d}" for i in range(USERS)]
     lines = events_for(users)
     with LocalKafka() as kafka:
-        emulator_child, url = start_emulator(
-            workdir / "emulator.log", "--seed", str(seed), "--fault-rate", "0.05", "--rate-limit", "off",
+        emulator_child = EmulatorServer(
+            workdir / "emulator.log", ["--seed", str(seed), "--fault-rate", "0.05", "--rate-limit", "off"],
             token=TOKEN,
         )  # fmt: skip
+        url = emulator_child.base_url
         admin = EmulatorAdmin(url, TOKEN)
         env = worker_env(
             kafka.bootstrap, url, TOKEN, workdir / "data", app_id=f"soak-{seed}",
