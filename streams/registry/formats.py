@@ -1,0 +1,188 @@
+"""Per-schema decoders: the bytes after the wire header → a JSON-like dict. Pure functions of the
+schema; the registry is asked once per id (see :mod:`streams.registry.wire`)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import io
+import json
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import fastavro
+from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf import (
+    any_pb2,
+    duration_pb2,
+    empty_pb2,
+    field_mask_pb2,
+    struct_pb2,
+    timestamp_pb2,
+    wrappers_pb2,
+)
+
+from streams.errors import InvalidEventError
+from streams.registry.client import RegisteredSchema
+
+PayloadDecoder = Callable[[bytes], dict[str, Any]]
+# Fields that hold JSON text in our own raw_event.avsc (and in schemas written like it).
+JSON_TEXT_FIELDS = frozenset(("traits", "properties", "context", "integrations"))
+
+
+def _plain(value: Any) -> Any:
+    """Avro logical types → what the JSON path would carry: ISO times, numbers, strings."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def _json_text_fields(record: dict[str, Any]) -> dict[str, Any]:
+    for name in JSON_TEXT_FIELDS & record.keys():
+        text = record[name]
+        if isinstance(text, str):
+            try:
+                record[name] = json.loads(text)
+            except ValueError:
+                raise InvalidEventError("unparseable", f"field {name!r} is not JSON text") from None
+    return record
+
+
+def _needs_walk(schema: Any) -> bool:
+    """Does any value of this schema decode to something the JSON path never carries?"""
+    if isinstance(schema, list):
+        return any(_needs_walk(s) for s in schema)
+    if isinstance(schema, dict):
+        if "logicalType" in schema or schema.get("type") in ("bytes", "fixed", "null"):
+            return True
+        return any(_needs_walk(v) for k, v in schema.items() if k in ("type", "fields", "items", "values"))
+    return schema in ("bytes", "null")
+
+
+def avro_decoder(registered: RegisteredSchema) -> PayloadDecoder:
+    named: dict[str, Any] = {}
+    for text in registered.referenced.values():
+        fastavro.parse_schema(json.loads(text), named_schemas=named)
+    raw_schema = json.loads(registered.text)
+    schema = fastavro.parse_schema(raw_schema, named_schemas=named)
+    walk = _needs_walk(raw_schema) or bool(registered.referenced)
+    reader = fastavro.schemaless_reader
+
+    def decode(payload: bytes) -> dict[str, Any]:
+        try:
+            record = reader(io.BytesIO(payload), schema, None)
+        except Exception as exc:  # fastavro raises plain EOFError/ValueError/... on bad bytes
+            raise InvalidEventError(
+                "unparseable", f"not Avro of schema id {registered.schema_id}: {type(exc).__name__}: {exc}"
+            ) from None
+        if not isinstance(record, dict):
+            raise InvalidEventError("unparseable", f"schema id {registered.schema_id} is not an Avro record")
+        return _json_text_fields(_plain(record) if walk else record)
+
+    return decode
+
+
+def json_decoder(registered: RegisteredSchema) -> PayloadDecoder:
+    def decode(payload: bytes) -> dict[str, Any]:
+        try:
+            record = json.loads(payload)
+        except ValueError as exc:
+            raise InvalidEventError("unparseable", f"JSON Schema record is not valid JSON: {exc}") from None
+        if not isinstance(record, dict):
+            raise InvalidEventError("unparseable", f"expected a JSON object, got {type(record).__name__}")
+        return _json_text_fields(record)
+
+    return decode
+
+
+_WELL_KNOWN = (any_pb2, duration_pb2, empty_pb2, field_mask_pb2, struct_pb2, timestamp_pb2, wrappers_pb2)
+
+
+def _file_proto(name: str, text: str) -> descriptor_pb2.FileDescriptorProto:
+    proto = descriptor_pb2.FileDescriptorProto()
+    try:
+        proto.ParseFromString(base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError, Exception):
+        raise InvalidEventError(
+            "unparseable",
+            f"Protobuf schema {name!r} came as .proto text; this registry must serve "
+            "?format=serialized (Confluent, and schemas registered by Confluent's Python client, do)",
+        ) from None
+    if not proto.name:
+        proto.name = name
+    return proto
+
+
+def _zigzag(buf: io.BytesIO) -> int:
+    shift = result = 0
+    while True:
+        byte = buf.read(1)
+        if not byte:
+            raise InvalidEventError("unparseable", "Protobuf message index list is cut short")
+        result |= (byte[0] & 0x7F) << shift
+        if not byte[0] & 0x80:
+            return (result >> 1) ^ -(result & 1)
+        shift += 7
+
+
+def protobuf_decoder(registered: RegisteredSchema) -> PayloadDecoder:
+    pool = descriptor_pool.DescriptorPool()
+    for module in _WELL_KNOWN:
+        pool.AddSerializedFile(module.DESCRIPTOR.serialized_pb)
+    for name, text in registered.referenced.items():
+        if not name.startswith("google/protobuf/"):
+            pool.Add(_file_proto(name, text))
+    main = pool.Add(_file_proto(f"schema-{registered.schema_id}.proto", registered.text))
+    file = pool.FindFileByName(main.name)
+    classes: dict[tuple[int, ...], Any] = {}
+
+    def message_class(path: tuple[int, ...]) -> Any:
+        if path not in classes:
+            try:
+                desc = file.message_types_by_name[file.message_types_by_name.keys()[path[0]]]  # type: ignore[attr-defined]
+                for index in path[1:]:
+                    desc = desc.nested_types[index]
+            except (IndexError, KeyError):
+                raise InvalidEventError(
+                    "unparseable", f"message index {list(path)} is not in schema id {registered.schema_id}"
+                ) from None
+            classes[path] = message_factory.GetMessageClass(desc)
+        return classes[path]
+
+    def decode(payload: bytes) -> dict[str, Any]:
+        buf = io.BytesIO(payload)
+        count = _zigzag(buf)
+        path = (0,) if count == 0 else tuple(_zigzag(buf) for _ in range(count))
+        message = message_class(path)()
+        try:
+            message.ParseFromString(buf.read())
+        except Exception as exc:  # DecodeError and friends
+            raise InvalidEventError("unparseable", f"not Protobuf of schema id {registered.schema_id}: {exc}") from None
+        record = json_format.MessageToDict(message, preserving_proto_field_name=True)
+        return _json_text_fields(record)
+
+    return decode
+
+
+DECODERS: dict[str, Callable[[RegisteredSchema], PayloadDecoder]] = {
+    "AVRO": avro_decoder,
+    "JSON": json_decoder,
+    "PROTOBUF": protobuf_decoder,
+}
