@@ -141,7 +141,9 @@ class Settings(BaseSettings):
         description="Schema registry URL (Confluent, Apicurio .../apis/ccompat/v7, Redpanda, Karapace): "
         "records in the Confluent wire format are decoded with the schemas it serves.",
     )
-    schema_registry_username: str | None = Field(None, description="Schema registry basic-auth user (API key).")
+    schema_registry_username: str | None = Field(
+        None, description="Schema registry basic-auth user (API key)."
+    )
     schema_registry_password: SecretStr | None = Field(
         None, description="Schema registry basic-auth password (API secret; secret)."
     )

@@ -39,7 +39,7 @@ from streams.delivery.executor import NEEDS_CONTACT
 from streams.delivery.outage import OUTAGE
 from streams.delivery.retry import RetryPolicy
 from streams.errors import ContactPendingError, DeliveryError, InvalidEventError
-from streams.events import decode_raw_event, parse_event
+from streams.events import parse_event
 from streams.intercom import IntercomClient, SlidingWindowLimiter
 from streams.kafka_io import first_offset_from
 from streams.kafka_security import aiokafka_security, faust_security
@@ -53,6 +53,7 @@ from streams.pipeline.parking import ParkingLot
 from streams.pipeline.sequencer import Admission, PartitionSequencer, Verdict
 from streams.pipeline.workspace import attach_workspace
 from streams.records import codec_for
+from streams.registry.intake import input_decoder
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -353,11 +354,13 @@ def create_pipeline(settings: Settings) -> Pipeline:
             "(producer max_request_size)",
         )
 
+    decode_input = input_decoder(settings).decode  # JSON, our Avro, and registry wire format
+
     async def transform_one(event: Any) -> list[Written]:
         message = event.message
         source = _source(message)
         try:
-            raw = decode_raw_event(message.value, message.headers)
+            raw = await decode_input(message.value, message.headers)
             parsed = parse_event(raw)
         except InvalidEventError as error:
             return [await dead_letter(dead_letter_for_input(source, error))]

@@ -14,12 +14,15 @@ from decimal import Decimal
 from typing import Any
 
 import fastavro
-from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 from google.protobuf import (
     any_pb2,
+    descriptor_pb2,
+    descriptor_pool,
     duration_pb2,
     empty_pb2,
     field_mask_pb2,
+    json_format,
+    message_factory,
     struct_pb2,
     timestamp_pb2,
     wrappers_pb2,
@@ -156,7 +159,7 @@ def protobuf_decoder(registered: RegisteredSchema) -> PayloadDecoder:
     def message_class(path: tuple[int, ...]) -> Any:
         if path not in classes:
             try:
-                desc = file.message_types_by_name[file.message_types_by_name.keys()[path[0]]]  # type: ignore[attr-defined]
+                desc = file.message_types_by_name[file.message_types_by_name.keys()[path[0]]]
                 for index in path[1:]:
                     desc = desc.nested_types[index]
             except (IndexError, KeyError):
@@ -174,7 +177,9 @@ def protobuf_decoder(registered: RegisteredSchema) -> PayloadDecoder:
         try:
             message.ParseFromString(buf.read())
         except Exception as exc:  # DecodeError and friends
-            raise InvalidEventError("unparseable", f"not Protobuf of schema id {registered.schema_id}: {exc}") from None
+            raise InvalidEventError(
+                "unparseable", f"not Protobuf of schema id {registered.schema_id}: {exc}"
+            ) from None
         record = json_format.MessageToDict(message, preserving_proto_field_name=True)
         return _json_text_fields(record)
 

@@ -57,7 +57,9 @@ def _fetch(cache_dir: Path) -> None:
     find_java()
     mvn = shutil.which("mvn")
     if not mvn:
-        raise BrokerError(f"mvn (Apache Maven) not found on PATH: needed once to fetch Apicurio into {cache_dir}")
+        raise BrokerError(
+            f"mvn (Apache Maven) not found on PATH: needed once to fetch Apicurio into {cache_dir}"
+        )
     pom = cache_dir / "pom.xml"
     shutil.copyfile(POM_PATH, pom)
     download = cache_dir / "download"

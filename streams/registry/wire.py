@@ -81,7 +81,9 @@ class WireDecoder:
     def waiting(self) -> bool:
         return self._episode is not None
 
-    async def decode(self, value: bytes, headers: Iterable[tuple[str, bytes]] | None = None) -> dict[str, Any]:
+    async def decode(
+        self, value: bytes, headers: Iterable[tuple[str, bytes]] | None = None
+    ) -> dict[str, Any]:
         if not is_wire_format(value):
             raise InvalidEventError("unparseable", "not a Confluent wire-format record (magic byte 0)")
         _, schema_id = HEADER.unpack_from(value)

@@ -1,8 +1,8 @@
 """A Segment-shaped Protobuf message for the tests, built from a descriptor (no protoc needed):
 
-    syntax = "proto3"; package shop.events;
-    message SegmentEvent { string type = 1; string userId = 2; string event = 3; string messageId = 4;
-                           google.protobuf.Timestamp timestamp = 5; google.protobuf.Struct properties = 6; }
+syntax = "proto3"; package shop.events;
+message SegmentEvent { string type = 1; string userId = 2; string event = 3; string messageId = 4;
+                       google.protobuf.Timestamp timestamp = 5; google.protobuf.Struct properties = 6; }
 """
 
 from __future__ import annotations

@@ -41,9 +41,10 @@ AVRO_V2 = {
     **AVRO_V1,
     "fields": [
         *AVRO_V1["fields"],  # type: ignore[misc]
-        {"name": "sentAt", "type": ["null", {"type": "long", "logicalType": "timestamp-micros"}], "default": None},
-        {"name": "revenue", "type": ["null", {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2}],
+        {"name": "sentAt", "type": ["null", {"type": "long", "logicalType": "timestamp-micros"}],
          "default": None},
+        {"name": "revenue", "default": None,
+         "type": ["null", {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2}]},
     ],
 }  # fmt: skip
 
@@ -104,10 +105,14 @@ async def test_protobuf_record_decodes(schema_registry: LocalRegistry) -> None:
     message.timestamp.CopyFrom(timestamp_pb2.Timestamp(seconds=1767225600))
     message.properties.CopyFrom(struct_pb2.Struct())
     message.properties.update({"plan": "pro", "seats": 3})
-    serializer = ProtobufSerializer(segment_pb2.SegmentEvent, _sr(schema_registry), {"use.deprecated.format": False})
+    serializer = ProtobufSerializer(
+        segment_pb2.SegmentEvent, _sr(schema_registry), {"use.deprecated.format": False}
+    )
     decoded = await _decoder(schema_registry).decode(serializer(message, _ctx("proto-topic")), None)
-    assert decoded == {"type": "track", "userId": "u-7", "event": "Signed Up", "messageId": "p-1",
-                       "timestamp": "2026-01-01T00:00:00Z", "properties": {"plan": "pro", "seats": 3.0}}  # fmt: skip
+    assert decoded == {
+        "type": "track", "userId": "u-7", "event": "Signed Up", "messageId": "p-1",
+        "timestamp": "2026-01-01T00:00:00Z", "properties": {"plan": "pro", "seats": 3.0},
+    }  # fmt: skip
 
 
 async def test_unknown_id_is_a_dead_letter_reason_naming_the_id(schema_registry: LocalRegistry) -> None:

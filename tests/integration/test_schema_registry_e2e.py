@@ -1,0 +1,112 @@
+"""End to end: Confluent wire-format records (written by confluent-kafka's own serializers against a
+real Apicurio Registry) through the real broker and a worker into the Intercom emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+import time
+import uuid
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.schema_registry.json_schema import JSONSerializer
+from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from streams.registry.local import LocalRegistry
+from tests.integration.conftest import RunningPipeline
+from tests.registry import segment_pb2
+from tests.registry.conftest import schema_registry  # noqa: F401  (the session's real registry)
+from tests.registry.test_wire_decoder import AVRO_V1, AVRO_V2
+
+pytestmark = pytest.mark.integration
+
+
+def _identify(user: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "identify", "userId": user, "messageId": f"m-{user}", "timestamp": 1767225600123,
+            "properties": {}, "context": json.dumps({"traits": {}}), **extra}  # fmt: skip
+
+
+async def _send(bootstrap: str, topic: str, records: list[tuple[str, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for key, value in records:
+            await producer.send_and_wait(topic, value, key=key.encode())
+    finally:
+        await producer.stop()
+
+
+def _with_registry(pipeline: RunningPipeline, url: str, **extra: str) -> RunningPipeline:
+    pipeline.env["INTERCOM_STREAM_SCHEMA_REGISTRY_URL"] = url
+    pipeline.env.update({f"INTERCOM_STREAM_{k.upper()}": v for k, v in extra.items()})
+    return pipeline
+
+
+def _external_ids(pipeline: RunningPipeline) -> set[str]:
+    return {c["external_id"] for c in pipeline.emulator.state()["contacts"]}
+
+
+def test_avro_v1_v2_json_schema_protobuf_and_json_land_unknown_id_is_dead_lettered(
+    pipeline: RunningPipeline,
+    schema_registry: LocalRegistry,  # noqa: F811
+) -> None:
+    _with_registry(pipeline, schema_registry.url).start()
+    topic = pipeline.settings.raw_events_topic
+    sr = SchemaRegistryClient({"url": schema_registry.url})
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    # One subject holds one format (Confluent refuses a mix too): JSON Schema and Protobuf producers
+    # register under subjects of their own, their records go to the same topic.
+    js_ctx = SerializationContext(topic + "-json", MessageField.VALUE)
+    pb_ctx = SerializationContext(topic + "-proto", MessageField.VALUE)
+    v1 = AvroSerializer(sr, json.dumps(AVRO_V1))
+    v2 = AvroSerializer(sr, json.dumps(AVRO_V2))
+    schema = {"type": "object", "properties": {"type": {"type": "string"}, "userId": {"type": "string"}}}
+    js = JSONSerializer(json.dumps(schema), sr)
+    pb = ProtobufSerializer(segment_pb2.SegmentEvent, sr, {"use.deprecated.format": False})
+    records = [
+        ("avro-1", v1({**_identify("avro-1"), "type": "identify"}, ctx)),
+        ("avro-2", v2({**_identify("avro-2"), "sentAt": 1767225600123456, "revenue": None}, ctx)),
+        (
+            "json-s",
+            js({"type": "identify", "userId": "json-s", "traits": {"email": "j@example.com"}}, js_ctx),
+        ),
+        ("proto", pb(segment_pb2.SegmentEvent(type="identify", userId="proto", messageId="p-1"), pb_ctx)),
+        ("plain", json.dumps({"type": "identify", "userId": "plain"}).encode()),
+        ("ghost", struct.pack(">bI", 0, 424242) + b"\x02"),
+    ]
+    asyncio.run(_send(pipeline.bootstrap, topic, records))
+    pipeline.wait_drained(len(records))
+    assert _external_ids(pipeline) == {"avro-1", "avro-2", "json-s", "proto", "plain"}
+    (letter,) = pipeline.dead_letters()
+    assert letter["reason"] == "schema_unknown" and "424242" in json.dumps(letter)
+
+
+def test_frozen_registry_holds_the_record_then_delivers_it(
+    pipeline: RunningPipeline,
+    schema_registry: LocalRegistry,  # noqa: F811
+) -> None:
+    _with_registry(pipeline, schema_registry.url).start()
+    topic = pipeline.settings.raw_events_topic
+    sr = SchemaRegistryClient({"url": schema_registry.url})
+    fresh = {**AVRO_V1, "name": f"Fresh{uuid.uuid4().hex[:6]}"}  # a schema this worker has never fetched
+    value = AvroSerializer(sr, json.dumps(fresh))(
+        _identify("frozen"), SerializationContext(topic, MessageField.VALUE)
+    )
+    schema_registry.freeze()
+    try:
+        asyncio.run(_send(pipeline.bootstrap, topic, [("frozen", value)]))
+        time.sleep(20)
+        assert "frozen" not in _external_ids(pipeline)
+        assert "schema registry cannot answer" in pipeline.logs()
+    finally:
+        schema_registry.thaw()
+    pipeline.wait_drained(1)
+    assert "frozen" in _external_ids(pipeline)
+    assert pipeline.dead_letters() == []
+    assert pipeline.logs().count("schema registry cannot answer") == 1  # one line per episode
