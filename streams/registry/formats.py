@@ -69,23 +69,71 @@ def _json_text_fields(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _needs_walk(schema: Any) -> bool:
-    """Does any value of this schema decode to something the JSON path never carries?"""
+    """Does any value of this schema decode to something the JSON path never carries (logical types,
+    bytes), or hold nulls inside nested values? Top-level nulls are dropped without a walk."""
     if isinstance(schema, list):
         return any(_needs_walk(s) for s in schema)
     if isinstance(schema, dict):
-        if "logicalType" in schema or schema.get("type") in ("bytes", "fixed", "null"):
+        if "logicalType" in schema or schema.get("type") in ("bytes", "fixed"):
             return True
-        return any(_needs_walk(v) for k, v in schema.items() if k in ("type", "fields", "items", "values"))
-    return schema in ("bytes", "null")
+        if schema.get("type") in ("record", "map", "array"):
+            nested = [f["type"] for f in schema.get("fields", [])] + [
+                schema.get(k) for k in ("items", "values")
+            ]
+            return any(n is not None and (n == "null" or _needs_walk(n) or _nullable(n)) for n in nested)
+        return _needs_walk(schema.get("type"))
+    return schema in ("bytes", "fixed")
+
+
+def _nullable(schema: Any) -> bool:
+    return isinstance(schema, list) and "null" in schema
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_TIME_UNITS = {"timestamp-millis": 1_000, "timestamp-micros": 1_000_000}
+
+
+def _iso(count: int | None, per_second: int) -> str | None:
+    if count is None:
+        return None
+    moment = _EPOCH + dt.timedelta(microseconds=count * (1_000_000 // per_second))
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _top_level_times(raw_schema: Any) -> tuple[Any, dict[str, int]]:
+    """Top-level timestamp fields read as plain longs (converted by us: the common case stays off the
+    generic walk). Returns the schema to parse and {field: units per second}."""
+    if not isinstance(raw_schema, dict) or raw_schema.get("type") != "record":
+        return raw_schema, {}
+    times: dict[str, int] = {}
+    fields = []
+    for field in raw_schema.get("fields", []):
+        kind = field.get("type")
+        branches = kind if isinstance(kind, list) else [kind]
+        units = [_TIME_UNITS.get(b.get("logicalType")) for b in branches if isinstance(b, dict)]
+        if len(units) == 1 and units[0] and all(b == "null" or isinstance(b, dict) for b in branches):
+            times[field["name"]] = units[0]
+            plain = ["null" if b == "null" else "long" for b in branches]
+            field = {**field, "type": plain if isinstance(kind, list) else "long"}
+        fields.append(field)
+    return {**raw_schema, "fields": fields}, times
 
 
 def avro_decoder(registered: RegisteredSchema) -> PayloadDecoder:
     named: dict[str, Any] = {}
     for text in registered.referenced.values():
         fastavro.parse_schema(json.loads(text), named_schemas=named)
-    raw_schema = json.loads(registered.text)
+    raw_schema, times = _top_level_times(json.loads(registered.text))
     schema = fastavro.parse_schema(raw_schema, named_schemas=named)
-    walk = _needs_walk(raw_schema) or bool(registered.referenced)
+    walk = (
+        _needs_walk({k: v for k, v in raw_schema.items() if k != "fields"})
+        or any(
+            _needs_walk(f["type"])
+            for f in raw_schema.get("fields", [])
+            if f["type"] not in ("null", ["null", "long"])
+        )
+        or bool(registered.referenced)
+    )
     reader = fastavro.schemaless_reader
 
     def decode(payload: bytes) -> dict[str, Any]:
@@ -97,7 +145,10 @@ def avro_decoder(registered: RegisteredSchema) -> PayloadDecoder:
             ) from None
         if not isinstance(record, dict):
             raise InvalidEventError("unparseable", f"schema id {registered.schema_id} is not an Avro record")
-        return _json_text_fields(_plain(record) if walk else record)
+        for name, per_second in times.items():
+            record[name] = _iso(record[name], per_second)
+        record = _plain(record) if walk else {k: v for k, v in record.items() if v is not None}
+        return _json_text_fields(record)
 
     return decode
 
