@@ -21,7 +21,12 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from streams.registry.local import LocalRegistry
 from tests.integration.conftest import RunningPipeline
 from tests.registry import segment_pb2
-from tests.registry.conftest import schema_registry  # noqa: F401  (the session's real registry)
+from tests.registry.conftest import (  # the session's real registry, and it behind basic auth
+    REGISTRY_PASSWORD,
+    REGISTRY_USER,
+    authenticated_registry_url,  # noqa: F401
+    schema_registry,  # noqa: F401
+)
 from tests.registry.test_wire_decoder import AVRO_V1, AVRO_V2
 
 pytestmark = pytest.mark.integration
@@ -110,3 +115,29 @@ def test_frozen_registry_holds_the_record_then_delivers_it(
     assert "frozen" in _external_ids(pipeline)
     assert pipeline.dead_letters() == []
     assert pipeline.logs().count("schema registry cannot answer") == 1  # one line per episode
+
+
+def test_wrong_registry_credentials_pause_with_a_clear_log_then_a_fixed_worker_delivers(
+    pipeline: RunningPipeline,
+    schema_registry: LocalRegistry,  # noqa: F811
+    authenticated_registry_url: str,  # noqa: F811
+) -> None:
+    _with_registry(pipeline, authenticated_registry_url, schema_registry_username=REGISTRY_USER,
+                   schema_registry_password="not-the-secret").start()  # fmt: skip
+    topic = pipeline.settings.raw_events_topic
+    sr = SchemaRegistryClient({"url": schema_registry.url})
+    value = AvroSerializer(sr, json.dumps(AVRO_V1))(
+        _identify("locked"), SerializationContext(topic, MessageField.VALUE)
+    )
+    asyncio.run(_send(pipeline.bootstrap, topic, [("locked", value)]))
+    time.sleep(12)
+    assert "locked" not in _external_ids(pipeline) and pipeline.dead_letters() == []
+    logs = pipeline.logs()
+    assert logs.count("schema registry cannot answer") == 1
+    assert "refused the credentials (401)" in logs and "INTERCOM_STREAM_SCHEMA_REGISTRY_PASSWORD" in logs
+    assert "not-the-secret" not in logs
+    pipeline.stop()
+    pipeline.env["INTERCOM_STREAM_SCHEMA_REGISTRY_PASSWORD"] = REGISTRY_PASSWORD
+    pipeline.start()
+    pipeline.wait_drained(1)
+    assert "locked" in _external_ids(pipeline) and pipeline.dead_letters() == []

@@ -22,6 +22,7 @@ from streams.registry.client import RegistryClient
 from streams.registry.local import LocalRegistry
 from streams.registry.wire import TroubleHooks, WireDecoder
 from tests.registry import segment_pb2
+from tests.registry.conftest import REGISTRY_PASSWORD, REGISTRY_USER
 
 pytestmark = pytest.mark.integration
 
@@ -142,3 +143,21 @@ async def test_frozen_registry_makes_decode_wait_then_succeed(schema_registry: L
     started = time.monotonic()
     decoded = await asyncio.wait_for(task, 30)
     assert decoded["messageId"] == "m-1" and len(recovered) == 1 and time.monotonic() - started < 30
+
+
+async def test_wrong_credentials_pause_with_a_message_naming_the_setting(
+    schema_registry: LocalRegistry, authenticated_registry_url: str
+) -> None:
+    topic = f"auth-{uuid.uuid4().hex[:6]}"
+    value = AvroSerializer(_sr(schema_registry), json.dumps(AVRO_V1))(_v1_record(), _ctx(topic))
+    troubles: list[str] = []
+    wrong = RegistryClient(authenticated_registry_url, auth=(REGISTRY_USER, "wrong"))
+    decoder = WireDecoder(wrong, TroubleHooks(troubles.append), first_retry_s=0.2, max_retry_s=0.5)
+    task = asyncio.ensure_future(decoder.decode(value, None))
+    await asyncio.sleep(2)
+    assert not task.done()
+    task.cancel()
+    assert len(troubles) == 1
+    assert "401" in troubles[0] and "INTERCOM_STREAM_SCHEMA_REGISTRY_USERNAME" in troubles[0]
+    right = RegistryClient(authenticated_registry_url, auth=(REGISTRY_USER, REGISTRY_PASSWORD))
+    assert (await WireDecoder(right).decode(value, None))["messageId"] == "m-1"
