@@ -263,6 +263,7 @@ def dlq_show(
     from streams.deadletter.render import full_json, print_letter
     from streams.deadletter.select import SelectionError, parse_positions
     from streams.deadletter.tool import show_letter
+    from streams.deadletter.wire import decode_original
 
     try:
         positions = parse_positions(position)
@@ -271,12 +272,20 @@ def dlq_show(
         ((partition, offset),) = positions
         settings, security = _kafka(bootstrap)
         letter = asyncio.run(show_letter(settings, security, partition, offset))
+        decoded = asyncio.run(decode_original(settings, letter))  # wire format through the registry
     except IntercomStreamError as error:
         _fail(error)
     if json_output:
-        typer.echo(json.dumps(full_json(letter), indent=2, ensure_ascii=False))
+        typer.echo(
+            json.dumps({**full_json(letter), "original_decoded": decoded}, indent=2, ensure_ascii=False)
+        )
     else:
         print_letter(Console(), letter)
+        if decoded is not None:
+            Console().rule("original_value decoded through the schema registry", align="left")
+            typer.echo(
+                decoded if isinstance(decoded, str) else json.dumps(decoded, indent=2, ensure_ascii=False)
+            )
 
 
 @dlq_app.command("replay")

@@ -110,7 +110,7 @@ def _top_level_times(raw_schema: Any) -> tuple[Any, dict[str, int]]:
     for field in raw_schema.get("fields", []):
         kind = field.get("type")
         branches = kind if isinstance(kind, list) else [kind]
-        units = [_TIME_UNITS.get(b.get("logicalType")) for b in branches if isinstance(b, dict)]
+        units = [_TIME_UNITS.get(str(b.get("logicalType"))) for b in branches if isinstance(b, dict)]
         if len(units) == 1 and units[0] and all(b == "null" or isinstance(b, dict) for b in branches):
             times[field["name"]] = units[0]
             plain = ["null" if b == "null" else "long" for b in branches]

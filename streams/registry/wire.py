@@ -68,6 +68,7 @@ class WireDecoder:
         *,
         first_retry_s: float = 0.5,
         max_retry_s: float = 5.0,
+        wait: bool = True,
     ) -> None:
         self._registry = registry
         self._hooks = hooks or TroubleHooks()
@@ -75,6 +76,7 @@ class WireDecoder:
         self._locks: dict[int, asyncio.Lock] = {}
         self._first_retry_s = first_retry_s
         self._max_retry_s = max_retry_s
+        self._wait = wait  # False (tools): registry trouble raises SchemaRegistryError at once
         self._episode: float | None = None  # when the current trouble episode began (monotonic)
 
     @property
@@ -112,6 +114,8 @@ class WireDecoder:
             try:
                 registered = await self._registry.schema(schema_id)
             except SchemaRegistryError as exc:
+                if not self._wait:
+                    raise
                 self._trouble(exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_retry_s)

@@ -17,7 +17,10 @@ from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.schema_registry.json_schema import JSONSerializer
 from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from typer.testing import CliRunner
 
+from streams.cli import app
+from streams.kafka_io import read_all
 from streams.registry.local import LocalRegistry
 from tests.integration.conftest import RunningPipeline
 from tests.registry import segment_pb2
@@ -84,12 +87,30 @@ def test_avro_v1_v2_json_schema_protobuf_and_json_land_unknown_id_is_dead_letter
         ("proto", pb(segment_pb2.SegmentEvent(type="identify", userId="proto", messageId="p-1"), pb_ctx)),
         ("plain", json.dumps({"type": "identify", "userId": "plain"}).encode()),
         ("ghost", struct.pack(">bI", 0, 424242) + b"\x02"),
+        ("nobody", v1({**_identify("nobody"), "userId": None, "messageId": "m-nobody"}, ctx)),
     ]
     asyncio.run(_send(pipeline.bootstrap, topic, records))
     pipeline.wait_drained(len(records))
     assert _external_ids(pipeline) == {"avro-1", "avro-2", "json-s", "proto", "plain"}
-    (letter,) = pipeline.dead_letters()
-    assert letter["reason"] == "schema_unknown" and "424242" in json.dumps(letter)
+    letters = {d["original_key"]: d for d in pipeline.dead_letters()}
+    assert set(letters) == {"ghost", "nobody"}
+    assert letters["ghost"]["reason"] == "schema_unknown" and "424242" in letters["ghost"]["message"]
+    # dlq show decodes a wire-format original through the registry
+    shown = {key: _dlq_show(pipeline, position) for key, position in _positions(pipeline).items()}
+    assert shown["nobody"]["original_decoded"]["messageId"] == "m-nobody"
+    assert "424242" in shown["ghost"]["original_decoded"]
+
+
+def _positions(pipeline: RunningPipeline) -> dict[str, str]:
+    """original key -> PARTITION:OFFSET of its dead letter, as `dlq list` shows it."""
+    records = asyncio.run(read_all(pipeline.bootstrap, pipeline.settings.dead_letter_topic))
+    return {r.key.decode(): f"{r.partition}:{r.offset}" for r in records}
+
+
+def _dlq_show(pipeline: RunningPipeline, position: str) -> Any:
+    result = CliRunner().invoke(app, ["dlq", "show", position, "--json"], env=pipeline.env)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
 
 
 def test_frozen_registry_holds_the_record_then_delivers_it(
