@@ -93,9 +93,17 @@ def publish(
         typer.Option(help="Kafka bootstrap servers (default: INTERCOM_STREAM_BOOTSTRAP_SERVERS)."),
     ] = None,
     topic: Annotated[str, typer.Option(help="Topic to publish to.")] = "raw-events",
+    schema: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Avro (.avsc) or JSON Schema (.json): wire format."),
+    ] = None,
+    schema_registry: Annotated[
+        str | None, typer.Option(help="Registry for --schema (default: INTERCOM_STREAM_SCHEMA_REGISTRY_URL).")
+    ] = None,
 ) -> None:
     """Publish events from a JSONL file, keyed by userId (anonymousId when there is none).
 
+    With --schema, as Confluent wire-format records (the schema registered under <topic>-value).
     TLS/SASL settings come from the INTERCOM_STREAM_* variables, as for the worker."""
     from streams.kafka_io import publish_lines, read_jsonl
     from streams.kafka_security import aiokafka_security, check_connection
@@ -105,9 +113,16 @@ def publish(
         settings = load_settings(**({"bootstrap_servers": bootstrap} if bootstrap else {}))
         asyncio.run(check_connection(settings))
         security = aiokafka_security(settings)
-        count = asyncio.run(
-            publish_lines(settings.bootstrap_servers, topic, read_jsonl(file), security=security)
-        )
+        if schema is not None:
+            from streams.registry.produce import publish_schema_file
+
+            count = asyncio.run(
+                publish_schema_file(settings, topic, read_jsonl(file), schema, schema_registry)
+            )
+        else:
+            count = asyncio.run(
+                publish_lines(settings.bootstrap_servers, topic, read_jsonl(file), security=security)
+            )
     except IntercomStreamError as error:
         _fail(error)
     typer.echo(f"published {count} events to {topic} at {settings.bootstrap_servers}")

@@ -96,6 +96,24 @@ class RegistryClient:
             raise SchemaRegistryUnavailableError(f"schema registry {self.url} answered an unexpected body")
         return body
 
+    async def register(self, subject: str, schema_type: str, text: str) -> int:
+        """Register (or find) ``text`` under ``subject``; its id. For ``publish`` and tests."""
+        body: dict[str, Any] = {"schema": text}
+        if schema_type != "AVRO":
+            body["schemaType"] = schema_type
+        try:
+            response = await self._http.post(f"/subjects/{subject}/versions", json=body)
+        except httpx.HTTPError as exc:
+            raise SchemaRegistryUnavailableError(f"schema registry {self.url} unreachable: {exc}") from None
+        if response.status_code in (401, 403):
+            raise SchemaRegistryAuthError(f"schema registry {self.url} refused the credentials", status=401)
+        if response.status_code >= 400:
+            raise SchemaRegistryUnavailableError(
+                f"schema registry {self.url} refused the schema ({response.status_code}): "
+                f"{response.text[:300]}"
+            )
+        return int(response.json()["id"])
+
     async def schema(self, schema_id: int) -> RegisteredSchema:
         body = await self._get(f"/schemas/ids/{schema_id}", f"schema id {schema_id} is not in the registry")
         if str(body.get("schemaType") or "").upper() == "PROTOBUF" and not _looks_serialized(body):

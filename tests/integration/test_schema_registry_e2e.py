@@ -8,6 +8,7 @@ import json
 import struct
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +35,10 @@ from tests.registry.test_wire_decoder import AVRO_V1, AVRO_V2
 
 pytestmark = pytest.mark.integration
 
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "streams" / "samples" / "events.jsonl"
+RAW_EVENT_AVSC = ROOT / "schemas" / "raw_event.avsc"
+
 
 def _identify(user: str, **extra: Any) -> dict[str, Any]:
     return {"type": "identify", "userId": user, "messageId": f"m-{user}", "timestamp": 1767225600123,
@@ -48,6 +53,17 @@ async def _send(bootstrap: str, topic: str, records: list[tuple[str, bytes]]) ->
             await producer.send_and_wait(topic, value, key=key.encode())
     finally:
         await producer.stop()
+
+
+async def _create_topic(bootstrap: str, topic: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
 
 
 def _with_registry(pipeline: RunningPipeline, url: str, **extra: str) -> RunningPipeline:
@@ -162,3 +178,37 @@ def test_wrong_registry_credentials_pause_with_a_clear_log_then_a_fixed_worker_d
     pipeline.start()
     pipeline.wait_drained(1)
     assert "locked" in _external_ids(pipeline) and pipeline.dead_letters() == []
+
+
+def test_publish_with_a_schema_file_writes_wire_format_that_decodes_like_the_json(
+    kafka_bootstrap: str,
+    schema_registry: LocalRegistry,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from streams.registry.client import RegistryClient
+    from streams.registry.wire import WireDecoder
+
+    events = [json.loads(line) for line in SAMPLES.read_text().splitlines() if line.startswith("{")][:6]
+    source = tmp_path / "events.jsonl"
+    source.write_text("".join(json.dumps(e) + "\n" for e in events))
+    topic = f"publish-{uuid.uuid4().hex[:6]}"
+    asyncio.run(_create_topic(kafka_bootstrap, topic))
+    result = CliRunner().invoke(
+        app,
+        ["publish", str(source), "--topic", topic, "--schema", str(RAW_EVENT_AVSC),
+         "--schema-registry", schema_registry.url, "--bootstrap", kafka_bootstrap],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    records = asyncio.run(read_all(kafka_bootstrap, topic))
+    assert len(records) == len(events) and all(r.value[0] == 0 for r in records)
+
+    async def decode_all() -> list[dict[str, Any]]:
+        client = RegistryClient(schema_registry.url)
+        try:
+            decoder = WireDecoder(client)
+            return [await decoder.decode(r.value) for r in records]
+        finally:
+            await client.aclose()
+
+    decoded = sorted(asyncio.run(decode_all()), key=lambda e: e["messageId"])
+    assert decoded == sorted(events, key=lambda e: e["messageId"])
