@@ -361,12 +361,19 @@ def sandbox(
         Path | None, typer.Option(exists=True, dir_okay=False, help="JSONL events to send.")
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")] = False,
+    schema: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Also start a schema registry; send as wire format."),
+    ] = None,
 ) -> None:
-    """Broker + emulator + worker + events: show what reaches Intercom, then stop everything."""
+    """Broker + emulator + worker + events: show what reaches Intercom, then stop everything.
+
+    With --schema (e.g. schemas/raw_event.avsc) a local Apicurio Registry starts too and the events go
+    out in the Confluent wire format."""
     from streams.sandbox import run_sandbox
 
     try:
-        sys.exit(run_sandbox(events, json_output=json_output))
+        sys.exit(run_sandbox(events, json_output=json_output, schema=schema))
     except IntercomStreamError as error:
         _fail(error)
 

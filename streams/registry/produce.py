@@ -104,3 +104,15 @@ async def publish_schema_file(
     return await publish_wire(
         settings.bootstrap_servers, topic, lines, encoder, security=aiokafka_security(settings)
     )
+
+
+async def publish_with_schema(
+    registry_url: str, bootstrap: str, topic: str, lines: list[str], schema_file: Path
+) -> int:
+    """The sandbox's path: register ``schema_file`` in its local registry, publish in the wire format."""
+    client = RegistryClient(registry_url)
+    try:
+        encoder = await encoder_for(client, topic, schema_file, schema_file.read_text(encoding="utf-8"))  # noqa: ASYNC240
+    finally:
+        await client.aclose()
+    return await publish_wire(bootstrap, topic, lines, encoder)

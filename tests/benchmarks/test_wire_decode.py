@@ -54,7 +54,8 @@ def _avro(event: dict[str, Any], schema: Any) -> bytes:
 
 
 def _proto(event: dict[str, Any]) -> bytes:
-    message = segment_pb2.SegmentEvent(type=event["type"], userId=event["userId"], event=event.get("event", ""))
+    message = segment_pb2.SegmentEvent(type=event["type"], userId=event["userId"])
+    message.event = event.get("event", "")
     message.timestamp.FromSeconds(event["timestamp"])
     message.properties.CopyFrom(struct_pb2.Struct())
     message.properties.update(event.get("properties") or event.get("traits") or {})
