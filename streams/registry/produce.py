@@ -61,6 +61,16 @@ class WireEncoder:
         return self.header + buffer.getvalue()
 
 
+def _value(encoder: WireEncoder, line: str) -> bytes:
+    """A line that is no JSON object goes out as it is (as plain ``publish`` sends it): the worker
+    dead-letters it, which the sandbox's samples show on purpose."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return line.encode("utf-8")
+    return encoder.encode(event) if isinstance(event, dict) else line.encode("utf-8")
+
+
 async def encoder_for(client: RegistryClient, topic: str, schema_file: Path, text: str) -> WireEncoder:
     schema_type = schema_type_of(schema_file)
     schema_id = await client.register(f"{topic}-value", schema_type, text)
@@ -78,7 +88,7 @@ async def publish_wire(
     count = 0
     try:
         for line in lines:
-            await producer.send_and_wait(topic, encoder.encode(json.loads(line)), key=key_for_line(line))
+            await producer.send_and_wait(topic, _value(encoder, line), key=key_for_line(line))
             count += 1
     finally:
         await producer.stop()
