@@ -93,9 +93,17 @@ def publish(
         typer.Option(help="Kafka bootstrap servers (default: INTERCOM_STREAM_BOOTSTRAP_SERVERS)."),
     ] = None,
     topic: Annotated[str, typer.Option(help="Topic to publish to.")] = "raw-events",
+    schema: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Avro (.avsc) or JSON Schema (.json): wire format."),
+    ] = None,
+    schema_registry: Annotated[
+        str | None, typer.Option(help="Registry for --schema (default: INTERCOM_STREAM_SCHEMA_REGISTRY_URL).")
+    ] = None,
 ) -> None:
     """Publish events from a JSONL file, keyed by userId (anonymousId when there is none).
 
+    With --schema, as Confluent wire-format records (the schema registered under <topic>-value).
     TLS/SASL settings come from the INTERCOM_STREAM_* variables, as for the worker."""
     from streams.kafka_io import publish_lines, read_jsonl
     from streams.kafka_security import aiokafka_security, check_connection
@@ -105,10 +113,22 @@ def publish(
         settings = load_settings(**({"bootstrap_servers": bootstrap} if bootstrap else {}))
         asyncio.run(check_connection(settings))
         security = aiokafka_security(settings)
-        lines = read_jsonl(file)
-        count = asyncio.run(
-            publish_lines(settings.bootstrap_servers, topic, lines, security=security, on_problem=_warn_line)
-        )
+        if schema is not None:
+            from streams.registry.produce import publish_schema_file
+
+            count = asyncio.run(
+                publish_schema_file(settings, topic, read_jsonl(file), schema, schema_registry)
+            )
+        else:
+            count = asyncio.run(
+                publish_lines(
+                    settings.bootstrap_servers,
+                    topic,
+                    read_jsonl(file),
+                    security=security,
+                    on_problem=_warn_line,
+                )
+            )
     except IntercomStreamError as error:
         _fail(error)
     typer.echo(f"published {count} events to {topic} at {settings.bootstrap_servers}")
@@ -268,6 +288,7 @@ def dlq_show(
     from streams.deadletter.render import full_json, print_letter
     from streams.deadletter.select import SelectionError, parse_positions
     from streams.deadletter.tool import show_letter
+    from streams.deadletter.wire import decode_original
 
     try:
         positions = parse_positions(position)
@@ -276,12 +297,20 @@ def dlq_show(
         ((partition, offset),) = positions
         settings, security = _kafka(bootstrap)
         letter = asyncio.run(show_letter(settings, security, partition, offset))
+        decoded = asyncio.run(decode_original(settings, letter))  # wire format through the registry
     except IntercomStreamError as error:
         _fail(error)
     if json_output:
-        typer.echo(json.dumps(full_json(letter), indent=2, ensure_ascii=False))
+        typer.echo(
+            json.dumps({**full_json(letter), "original_decoded": decoded}, indent=2, ensure_ascii=False)
+        )
     else:
         print_letter(Console(), letter)
+        if decoded is not None:
+            Console().rule("original_value decoded through the schema registry", align="left")
+            typer.echo(
+                decoded if isinstance(decoded, str) else json.dumps(decoded, indent=2, ensure_ascii=False)
+            )
 
 
 @dlq_app.command("replay")
@@ -342,12 +371,19 @@ def sandbox(
         Path | None, typer.Option(exists=True, dir_okay=False, help="JSONL events to send.")
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")] = False,
+    schema: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Also start a schema registry; send as wire format."),
+    ] = None,
 ) -> None:
-    """Broker + emulator + worker + events: show what reaches Intercom, then stop everything."""
+    """Broker + emulator + worker + events: show what reaches Intercom, then stop everything.
+
+    With --schema (e.g. schemas/raw_event.avsc) a local Apicurio Registry starts too and the events go
+    out in the Confluent wire format."""
     from streams.sandbox import run_sandbox
 
     try:
-        sys.exit(run_sandbox(events, json_output=json_output))
+        sys.exit(run_sandbox(events, json_output=json_output, schema=schema))
     except IntercomStreamError as error:
         _fail(error)
 

@@ -5,6 +5,10 @@
     ├── BrokerError                     the local/dev Kafka could not be fetched, started or reached
     ├── InvalidEventError               the input record cannot become Intercom calls: dead-letter it
     │   (carries a ``reason`` code such as ``unparseable`` or ``missing_identity``)
+    │   └── SchemaNotFoundError         a wire-format record names a schema id the registry lacks
+    ├── SchemaRegistryError             the schema registry cannot answer now: the partition waits
+    │   ├── SchemaRegistryUnavailableError  unreachable, slow, 5xx
+    │   └── SchemaRegistryAuthError     401/403: the registry credentials are wrong
     └── DeliveryError                   an Intercom call did not succeed; ``outcome`` says what to do
         ├── ContactPendingError         the contact is not known yet: park the work (not a call error)
         ├── RetryableDeliveryError      408, 5xx, timeouts, connection errors: back off and retry
@@ -52,6 +56,30 @@ class InvalidEventError(IntercomStreamError):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+class SchemaNotFoundError(InvalidEventError):
+    """The registry does not know the schema id a record names (replayable once it is registered)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("schema_unknown", message)
+
+
+class SchemaRegistryError(IntercomStreamError):
+    """The schema registry cannot answer now; the record waits (never dead-lettered for this)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class SchemaRegistryUnavailableError(SchemaRegistryError):
+    """No connection, a timeout, or a 5xx answer."""
+
+
+class SchemaRegistryAuthError(SchemaRegistryError):
+    """401/403: the registry refuses the configured credentials."""
 
 
 class DeliveryError(IntercomStreamError):

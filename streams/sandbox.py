@@ -28,6 +28,8 @@ from streams.kafka_io import group_lag, publish_lines, read_all, read_jsonl, wai
 from streams.localkafka import LocalKafka
 from streams.processes import settings_from_env, start_emulator, start_worker, worker_env
 from streams.records import codec_for
+from streams.registry.local import LocalRegistry
+from streams.registry.produce import publish_with_schema
 from streams.settings import Settings
 from streams.watchdog import StallClock, Watched, guarded, stalled
 
@@ -115,7 +117,7 @@ async def settle_parked(settings: Settings, total: int, hold_s: float, stall_s: 
 SANDBOX_HOLD_S = 5.0
 
 
-def run_sandbox(events: Path | None, *, json_output: bool = False) -> int:
+def run_sandbox(events: Path | None, *, json_output: bool = False, schema: Path | None = None) -> int:
     console = Console(stderr=True)
     lines = read_jsonl(events or sample_events())
     with ExitStack() as stack:
@@ -127,11 +129,13 @@ def run_sandbox(events: Path | None, *, json_output: bool = False) -> int:
         admin = EmulatorAdmin(base_url, SANDBOX_TOKEN)
         for name, data_type, model in SANDBOX_ATTRIBUTES:
             admin.create_attribute(name, data_type, model)
+        registry = stack.enter_context(LocalRegistry(workdir / "registry.log")) if schema else None
         watched: list[Watched] = [kafka, emulator]
         setup_calls = len(admin.requests())
         env = worker_env(
             kafka.bootstrap, base_url, SANDBOX_TOKEN, workdir / "data", app_id="intercom-stream-sandbox",
             unknown_user_hold_s=str(SANDBOX_HOLD_S),
+            **({"schema_registry_url": registry.url} if registry else {}),
         )  # fmt: skip
         settings = settings_from_env(env)
         worker = start_worker(workdir / "worker.log", env)
@@ -147,8 +151,12 @@ def run_sandbox(events: Path | None, *, json_output: bool = False) -> int:
             transient=True,
         ) as progress:
             asyncio.run(guarded(wait_for_topics(kafka.bootstrap, [settings.raw_events_topic]), watched))
-            publish = publish_lines(
-                kafka.bootstrap, settings.raw_events_topic, lines, on_problem=partial(_warn_line, console)
+            publish = (  # with --schema: Confluent wire format through the sandbox's own registry
+                publish_with_schema(registry.url, kafka.bootstrap, settings.raw_events_topic, lines, schema)
+                if registry and schema
+                else publish_lines(
+                    kafka.bootstrap, settings.raw_events_topic, lines, on_problem=partial(_warn_line, console)
+                )
             )
             asyncio.run(guarded(publish, watched))
             progress.add_task("published", total=len(lines), completed=len(lines))

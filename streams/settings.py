@@ -135,6 +135,22 @@ class Settings(BaseSettings):
         "earliest", description="Where a consumer group without committed offsets starts."
     )
 
+    # Confluent-compatible schema registry (wire-format input): see README "Avro, JSON Schema and Protobuf".
+    schema_registry_url: str | None = Field(
+        None,
+        description="Schema registry URL (Confluent, Apicurio .../apis/ccompat/v7, Redpanda, Karapace): "
+        "records in the Confluent wire format are decoded with the schemas it serves.",
+    )
+    schema_registry_username: str | None = Field(
+        None, description="Schema registry basic-auth user (API key)."
+    )
+    schema_registry_password: SecretStr | None = Field(
+        None, description="Schema registry basic-auth password (API secret; secret)."
+    )
+    schema_registry_ca_file: str | None = Field(
+        None, description="PEM CA bundle verifying the schema registry (else system CAs)."
+    )
+
     # Intercom
     intercom_token: SecretStr | None = Field(None, description="Intercom access token (secret). Required.")
     region: Region = Field(Region.US, description="Intercom data region: us, eu or au.")

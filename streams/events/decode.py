@@ -57,6 +57,9 @@ def decode_raw_event(value: bytes | None, headers: Iterable[tuple[str, bytes]] |
         raise InvalidEventError("unparseable", "empty record value (tombstone or empty message)")
     if _content_type(headers) == AVRO_CONTENT_TYPE:
         return _from_avro(value)
+    if value[:1] == b"\x00":  # Confluent wire format; decoded before here when a registry is set
+        raise InvalidEventError("unparseable", "record is in the Schema Registry wire format (magic byte 0): "
+                                "set INTERCOM_STREAM_SCHEMA_REGISTRY_URL")  # fmt: skip
     try:
         decoded, invalid = strict_json.loads(value)
     except UnicodeDecodeError:

@@ -33,6 +33,7 @@ class HealthState:
     auth_status: int | None = None
     broker_error: str | None = None
     outage_since: float | None = None
+    registry_error: str | None = None
 
     # -- hooks ------------------------------------------------------------------------------------
 
@@ -82,6 +83,10 @@ class HealthState:
                 log.warning("Kafka broker reachable again", state="broker_reachable")
         self.broker_error = error
 
+    def schema_registry(self, error: str | None) -> None:
+        """Input waits for the schema registry (logged by the decoder, once per episode)."""
+        self.registry_error = error
+
     # -- answers ----------------------------------------------------------------------------------
 
     def live(self, app: Any = None) -> tuple[bool, dict[str, Any]]:
@@ -116,6 +121,8 @@ class HealthState:
             )
         if self.broker_error:
             problems.append(f"Kafka broker unreachable: {self.broker_error}")
+        if self.registry_error:
+            problems.append(f"input paused: {self.registry_error}")
         body = {
             "status": "ok" if not problems else "not_ready",
             "reasons": problems,

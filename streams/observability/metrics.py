@@ -110,6 +110,11 @@ OUTAGES = Counter(
     "Times delivery paused because Intercom failed across requests (5xx, timeouts): one per episode.",
     registry=REGISTRY,
 )
+SCHEMA_REGISTRY_PAUSES = Counter(
+    PREFIX + "schema_registry_pauses",
+    "Episodes in which input waited for the schema registry (unreachable, 5xx, 401/403).",
+    registry=REGISTRY,
+)
 DEAD_LETTERS = Counter(
     PREFIX + "dead_letters",
     "Records written to the dead-letter topic, by reason.",
@@ -153,6 +158,10 @@ def filtered(reason: str) -> None:
 
 def dead_letter(reason: str) -> None:
     DEAD_LETTERS.labels(reason=reason or "unknown").inc()
+
+
+def schema_registry_pause() -> None:
+    SCHEMA_REGISTRY_PAUSES.inc()
 
 
 def retry() -> None:

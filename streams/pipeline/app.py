@@ -38,6 +38,7 @@ from streams.pipeline.sink import Sink
 from streams.pipeline.tables import Tables, declare_tables
 from streams.pipeline.transform import Transform
 from streams.pipeline.workspace import attach_workspace
+from streams.registry.intake import input_decoder
 from streams.settings import Settings
 
 
@@ -69,7 +70,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
     parking = ParkingLot(tables.parked, settings.unknown_user_hold_s, settings.park_max_per_user)
     sink = Sink(executors, parking, tables.delivered, output, dead_letters, settings.delivery_topic,
                 in_flight=settings.sink_in_flight, drain_deadline_s=settings.drain_deadline_s)  # fmt: skip
-    transform = Transform(settings, settings.mapping_options(), output, dead_letters)
+    transform = Transform(settings, input_decoder(settings), settings.mapping_options(), output, dead_letters)
 
     app.agent(topics.inputs, name="transform")(partial(intake.consume, handler=transform))
     app.agent(topics.delivery, name="sink")(partial(intake.consume, handler=sink, lanes_for=sink.lanes_for))

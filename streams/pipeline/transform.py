@@ -13,7 +13,7 @@ from typing import Any
 from streams.deadletter import SourceRecord, dead_letter_for_input
 from streams.deadletter.select import REPLAY_HEADER
 from streams.errors import InvalidEventError
-from streams.events import decode_raw_event, parse_event
+from streams.events import parse_event
 from streams.events.model import SegmentEvent as Event
 from streams.mapping import plan_event
 from streams.mapping.options import MappingOptions
@@ -21,6 +21,7 @@ from streams.observability import metrics
 from streams.pipeline.intake import source_of
 from streams.pipeline.output import DeadLetters, Output, Written
 from streams.pipeline.requests import DeliveryRequest, DeliveryTopicCodec
+from streams.registry.intake import InputDecoder
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,14 @@ log = logging.getLogger(__name__)
 
 class Transform:
     def __init__(
-        self, settings: Settings, options: MappingOptions, output: Output, dead_letters: DeadLetters
+        self,
+        settings: Settings,
+        decoder: InputDecoder,
+        options: MappingOptions,
+        output: Output,
+        dead_letters: DeadLetters,
     ) -> None:
+        self._decoder = decoder  # JSON, our own Avro, and Schema Registry wire format
         self._deletion_topic = settings.deletion_topic
         self._rekey_topic = settings.rekey_topic
         self._delivery_topic = settings.delivery_topic
@@ -41,7 +48,7 @@ class Transform:
     async def handle(self, message: Any) -> list[Written]:
         source = source_of(message)
         try:
-            raw = decode_raw_event(message.value, message.headers)
+            raw = await self._decoder.decode(message.value, message.headers)
             parsed = parse_event(raw)
         except InvalidEventError as error:
             return [await self._dead_letters.write(dead_letter_for_input(source, error))]

@@ -20,7 +20,7 @@ Render = Callable[..., Rendered]
 
 K8S_VERSION = "1.33.0"
 CRD_KINDS = {"ServiceMonitor", "ScaledObject"}
-SECRET_SETTINGS = {"intercom_token", "sasl_password"}
+SECRET_SETTINGS = {"intercom_token", "sasl_password", "schema_registry_password"}
 
 EVERYTHING: dict[str, Any] = {
     "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}},
@@ -317,6 +317,26 @@ def test_kafka_sasl_and_tls(render: Render) -> None:
 
 
 # ---------------------------------------------------------------- optional features
+
+
+def test_schema_registry_url_in_config_and_credentials_from_an_existing_secret(render: Render) -> None:
+    url = "https://psrc-abc.eu-west-1.aws.confluent.cloud"
+    rendered = render(
+        {
+            "config": {"schema_registry_url": url},
+            "schemaRegistry": {"existingSecret": "sr-creds", "usernameKey": "key", "passwordKey": "secret"},
+        }
+    )
+    assert rendered.get("ConfigMap")["data"]["INTERCOM_STREAM_SCHEMA_REGISTRY_URL"] == url
+    env = env_of(container(rendered.get(WORKLOAD)))
+    assert env["INTERCOM_STREAM_SCHEMA_REGISTRY_PASSWORD"] == {
+        "secretKeyRef": {"name": "sr-creds", "key": "secret"}
+    }
+    assert env["INTERCOM_STREAM_SCHEMA_REGISTRY_USERNAME"] == {
+        "secretKeyRef": {"name": "sr-creds", "key": "key"}
+    }
+    plain = env_of(container(render({"config": {"schema_registry_url": url}}).get(WORKLOAD)))
+    assert not any(name.startswith("INTERCOM_STREAM_SCHEMA_REGISTRY") for name in plain)
 
 
 def test_service_monitor(render: Render) -> None:

@@ -1,0 +1,139 @@
+"""The Confluent wire format: byte 0 (magic), a 4-byte big-endian schema id, then the payload in the
+schema's format (Avro, JSON Schema or Protobuf). :class:`WireDecoder` turns such a record into the
+event dict our JSON path produces.
+
+An id the registry does not know is the record's fault: :class:`~streams.errors.SchemaNotFoundError`
+(dead letter ``schema_unknown``, replayable once the schema exists). A registry that cannot answer
+(unreachable, slow, 5xx, 401/403) is nobody's fault in the record: ``decode`` waits and retries until
+it answers, so the partition holds and nothing past the record is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+import structlog
+
+from streams.errors import InvalidEventError, SchemaRegistryError
+from streams.registry.client import RegisteredSchema
+from streams.registry.formats import DECODERS, PayloadDecoder
+
+log = structlog.get_logger("streams.registry")
+
+MAGIC = 0
+HEADER = struct.Struct(">bI")
+
+
+def is_wire_format(value: bytes | None) -> bool:
+    """A Confluent-framed record: JSON starts with ``{`` or whitespace, never with a zero byte."""
+    return bool(value) and len(value) >= HEADER.size and value[0] == MAGIC  # type: ignore[index,arg-type]
+
+
+class SchemaSource(Protocol):
+    async def schema(self, schema_id: int) -> RegisteredSchema: ...
+
+
+class TroubleHooks:
+    """What the worker does while the registry cannot answer: health red, a metric, one log line
+    per episode. Subclass (or pass callables) to route them elsewhere."""
+
+    def __init__(
+        self,
+        on_trouble: Callable[[str], None] | None = None,
+        on_recovered: Callable[[float], None] | None = None,
+    ) -> None:
+        self._on_trouble = on_trouble
+        self._on_recovered = on_recovered
+
+    def trouble(self, message: str) -> None:
+        if self._on_trouble:
+            self._on_trouble(message)
+
+    def recovered(self, waited_s: float) -> None:
+        if self._on_recovered:
+            self._on_recovered(waited_s)
+
+
+class WireDecoder:
+    """Decode wire-format records; schemas are fetched by id once and cached (ids are immutable)."""
+
+    def __init__(
+        self,
+        registry: SchemaSource,
+        hooks: TroubleHooks | None = None,
+        *,
+        first_retry_s: float = 0.5,
+        max_retry_s: float = 5.0,
+        wait: bool = True,
+    ) -> None:
+        self._registry = registry
+        self._hooks = hooks or TroubleHooks()
+        self._decoders: dict[int, PayloadDecoder] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._first_retry_s = first_retry_s
+        self._max_retry_s = max_retry_s
+        self._wait = wait  # False (tools): registry trouble raises SchemaRegistryError at once
+        self._episode: float | None = None  # when the current trouble episode began (monotonic)
+
+    @property
+    def waiting(self) -> bool:
+        return self._episode is not None
+
+    async def decode(
+        self, value: bytes, headers: Iterable[tuple[str, bytes]] | None = None
+    ) -> dict[str, Any]:
+        if not is_wire_format(value):
+            raise InvalidEventError("unparseable", "not a Confluent wire-format record (magic byte 0)")
+        _, schema_id = HEADER.unpack_from(value)
+        decoder = self._decoders.get(schema_id) or await self._load(schema_id)
+        return decoder(value[HEADER.size :])
+
+    def schema_id(self, value: bytes) -> int:
+        return int(HEADER.unpack_from(value)[1])
+
+    async def _load(self, schema_id: int) -> PayloadDecoder:
+        lock = self._locks.setdefault(schema_id, asyncio.Lock())
+        async with lock:  # many partitions meeting a new id ask the registry once
+            if schema_id not in self._decoders:
+                registered = await self._fetch(schema_id)
+                build = DECODERS.get(registered.schema_type)
+                if build is None:
+                    raise InvalidEventError(
+                        "unparseable", f"schema id {schema_id} has unsupported type {registered.schema_type}"
+                    )
+                self._decoders[schema_id] = build(registered)
+        return self._decoders[schema_id]
+
+    async def _fetch(self, schema_id: int) -> RegisteredSchema:
+        delay = self._first_retry_s
+        while True:
+            try:
+                registered = await self._registry.schema(schema_id)
+            except SchemaRegistryError as exc:
+                if not self._wait:
+                    raise
+                self._trouble(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._max_retry_s)
+                continue
+            self._recovered()
+            return registered
+
+    def _trouble(self, exc: SchemaRegistryError) -> None:
+        if self._episode is None:
+            self._episode = time.monotonic()
+            log.error("input paused: the schema registry cannot answer; waiting for it", reason=exc.message,
+                      state="paused")  # fmt: skip
+            self._hooks.trouble(exc.message)
+
+    def _recovered(self) -> None:
+        if self._episode is not None:
+            waited = time.monotonic() - self._episode
+            self._episode = None
+            log.warning("input resumed: the schema registry answers again", paused_s=round(waited, 1),
+                        state="resumed")  # fmt: skip
+            self._hooks.recovered(waited)
