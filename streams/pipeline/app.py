@@ -22,8 +22,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import faust
-
 from streams.deadletter import (
     SourceRecord,
     dead_letter_for_delivery,
@@ -46,8 +44,9 @@ from streams.kafka_security import aiokafka_security, faust_security
 from streams.mapping import Action, Operation, Plan, Report, plan_event
 from streams.mapping.timestamps import event_seconds
 from streams.observability import install_observability, metrics
-from streams.pipeline import bulk_recovery, delivered, faust_guards, rocksdb_tuning
+from streams.pipeline import delivered
 from streams.pipeline.commits import CommitLedger
+from streams.pipeline.faust_app import Hooks, KafkaSource, PipelineApp, broker_urls, store_url
 from streams.pipeline.lanes import UserLanes
 from streams.pipeline.parking import ParkingLot
 from streams.pipeline.sequencer import Admission, PartitionSequencer, Verdict
@@ -76,7 +75,7 @@ Handler = Callable[[Any], Awaitable[list[Written]]]
 
 @dataclass
 class Pipeline:
-    app: faust.App
+    app: PipelineApp
     settings: Settings
 
 
@@ -142,14 +141,17 @@ def expiry_record(user: str) -> dict[str, Any]:
 
 def create_pipeline(settings: Settings) -> Pipeline:
     token = settings.require_token()
-    # RocksDB tables: one memory budget, zstd, and a cold partition copied from its changelog in bulk.
-    rocksdb_tuning.install(settings.rocksdb_memory_mb)
-    bulk_recovery.install(settings.bootstrap_servers, aiokafka_security(settings))
     data_dir = Path(settings.data_dir)
-    app = faust.App(
+    hooks = Hooks()  # what the consumer tells the pipeline (after a seek, before a rebalance wait)
+    app = PipelineApp(
         settings.app_id,
-        broker=[f"kafka://{server.strip()}" for server in settings.bootstrap_servers.split(",")],
-        store=settings.table_store,
+        hooks=hooks,
+        kafka_connect_timeout_s=settings.kafka_connect_timeout_s,  # its clients wait for the broker
+        # RocksDB tables: one memory budget, zstd, and a cold partition copied from its changelog in bulk.
+        rocksdb_memory_mb=settings.rocksdb_memory_mb,
+        changelog_source=KafkaSource(settings.bootstrap_servers, aiokafka_security(settings)),
+        broker=broker_urls(settings.bootstrap_servers),  # our transport: the guarded consumer
+        store=store_url(settings.table_store),
         datadir=str(data_dir),
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
@@ -237,12 +239,12 @@ def create_pipeline(settings: Settings) -> Pipeline:
         return await produce(dead_letter_topic, key, value, dead_letter_headers(record))
 
     def reading_start(tp: Any) -> int | None:
-        return faust_guards.committed_offset(app.consumer, tp)
+        return app.guarded_consumer.committed_offset(tp)
 
     sequencer = PartitionSequencer(reading_start)
     # What may be committed: only records fully handled (commits.py); Faust's commits ask nothing else.
-    ledger = CommitLedger(reading_start)
-    faust_guards.install(ledger)
+    def ledger() -> CommitLedger:
+        return app.ledger  # owned by the consumer, made when the worker starts
 
     confirming: set[asyncio.Task[None]] = set()
 
@@ -254,7 +256,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
         try:
             written = await handle(event)
         except asyncio.CancelledError:
-            faust_guards.release(app.consumer, message)  # abandoned: redone by the next owner
+            app.guarded_consumer.release(message)  # abandoned: redone by the next owner
             raise
         except Exception as exc:  # a bug must neither stop the partition nor lose the event
             log.exception("internal error handling %s", message.tp)
@@ -263,7 +265,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
                 written = [await dead_letter(dead_letter_for_input(_source(message), error))]
             except Exception as fatal:  # not even a dead letter can be written: stop, read it again later
                 log.exception("could not dead-letter %s@%d; stopping", message.tp, message.offset)
-                faust_guards.release(app.consumer, message)
+                app.guarded_consumer.release(message)
                 await app.crash(fatal)
                 return
         if not written:
@@ -279,15 +281,15 @@ def create_pipeline(settings: Settings) -> Pipeline:
             await asyncio.gather(*written)
         except Exception as exc:  # the producer gave up: stop, and read the input again on restart
             log.error("could not write the records of %s@%d to Kafka: %s", message.tp, message.offset, exc)
-            faust_guards.release(app.consumer, message)
+            app.guarded_consumer.release(message)
             await app.crash(exc)
             return
         finished(message)
 
     def finished(message: Any) -> None:
         """Fully handled: the commit may pass it, and Faust's rebalance wait need not wait for it."""
-        ledger.done(message.tp, message.offset)
-        faust_guards.release(app.consumer, message)
+        ledger().done(message.tp, message.offset)
+        app.guarded_consumer.release(message)
 
     async def consume(
         stream: Any,
@@ -309,11 +311,11 @@ def create_pipeline(settings: Settings) -> Pipeline:
                 metrics.rewind()
                 await app.consumer.seek(message.tp, admission.rewind_to)
             if not admission.process:
-                faust_guards.release(app.consumer, message)
+                app.guarded_consumer.release(message)
                 continue
-            if ledger.is_done(message.tp, message.offset):  # read again (rewind, rebalance): done already
+            if ledger().is_done(message.tp, message.offset):  # read again (rewind, rebalance): done already
                 metrics.replay_avoided()
-                faust_guards.release(app.consumer, message)
+                app.guarded_consumer.release(message)
                 continue
             if lanes_for is None:
                 await handle_then_finish(event, handle)
@@ -339,12 +341,11 @@ def create_pipeline(settings: Settings) -> Pipeline:
         log.warning(
             "offsets %d-%d of %s hold no record (transaction markers?); moving on", gap[0], gap[1] - 1, tp
         )
-        ledger.skip(tp, *gap)
+        ledger().skip(tp, *gap)
         return sequencer.admit(tp, message.offset)
 
     # After each rebalance reading restarts at the committed offsets: both start over from there.
-    faust_guards.after_seek(sequencer.forget)
-    faust_guards.after_seek(ledger.reading_restarted)
+    hooks.on_reading_restarted.append(sequencer.forget)  # the ledger starts over by itself
 
     def too_large(what: str, size: int) -> InvalidEventError:
         return InvalidEventError(
@@ -401,7 +402,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
 
     @app.timer(2.0)
     async def reread_lost_records() -> None:
-        await faust_guards.reread_lost(app.consumer, sequencer.expected, sequencer.forget_partition)
+        await app.guarded_consumer.reread_lost(sequencer.expected, sequencer.forget_partition)
 
     @app.agent(raw_channel, name="transform")
     async def transform(stream: Any) -> None:
@@ -584,7 +585,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
             log.warning("abandoned %d in-flight requests after %.0fs; they will be redone", abandoned,
                         settings.drain_deadline_s)  # fmt: skip
 
-    faust_guards.before_rebalance_wait(drain_in_flight)
+    hooks.on_before_rebalance_wait.append(drain_in_flight)
 
     install_observability(app, settings, limiters)  # /metrics, /health/*, lag, assignment logs
     return Pipeline(app=app, settings=settings)
