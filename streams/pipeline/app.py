@@ -242,6 +242,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
         return app.guarded_consumer.committed_offset(tp)
 
     sequencer = PartitionSequencer(reading_start)
+
     # What may be committed: only records fully handled (commits.py); Faust's commits ask nothing else.
     def ledger() -> CommitLedger:
         return app.ledger  # owned by the consumer, made when the worker starts

@@ -44,9 +44,8 @@ def store_url(table_store: str) -> str:
     """The Faust store URL for the user's ``table_store`` (``rocksdb://`` or ``memory://``)."""
     scheme, sep, rest = table_store.partition("://")
     if not sep or scheme not in STORE_SCHEMES:
-        raise ConfigurationError(
-            f"INTERCOM_STREAM_TABLE_STORE={table_store!r}: use {' or '.join(f'{s}://' for s in STORE_SCHEMES)}"
-        )
+        choices = " or ".join(f"{known}://" for known in STORE_SCHEMES)
+        raise ConfigurationError(f"INTERCOM_STREAM_TABLE_STORE={table_store!r}: use {choices}")
     return f"{STORE_SCHEMES[scheme]}://{rest}"
 
 

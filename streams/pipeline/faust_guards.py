@@ -235,7 +235,9 @@ class GuardedConsumer(aiokafka_driver.Consumer):
         stuck = {tp: pair for tp, pair in found.items() if self._suspects.get(tp) == pair}
         for tp, (want, position) in stuck.items():
             if position < 0:
-                log.warning("%s: the record at the committed offset %d was never done: reading again", tp, want)
+                log.warning(
+                    "%s: the record at the committed offset %d was never done: reading again", tp, want
+                )
                 forget(tp)
             else:
                 log.warning(

@@ -26,7 +26,7 @@ class Store(rocksdb.Store):
         super().__init__(url, app, table, **kwargs)
         if isinstance(app, PipelineApp):  # ``self.options`` is what Faust built its options from
             self.rocksdb_options = TunedRocksDBOptions(
-                app.rocksdb_budget, **self.options, use_rocksdict=self.use_rocksdict
+                app.rocksdb_budget, **(self.options or {}), use_rocksdict=self.use_rocksdict
             )
 
     async def assign_partitions(self, table: Any, tps: Any, generation_id: int = 0) -> None:
@@ -37,4 +37,6 @@ class Store(rocksdb.Store):
         try:
             await bulk_recovery.load(self, table, set(tps), source.bootstrap_servers, source.security)
         except Exception as exc:  # Faust's recovery reads whatever is left: slower, never wrong
-            log.warning("bulk recovery of %s failed (%r): Faust recovers it record by record", table.name, exc)
+            log.warning(
+                "bulk recovery of %s failed (%r): Faust recovers it record by record", table.name, exc
+            )

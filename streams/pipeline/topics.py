@@ -200,7 +200,9 @@ async def _start_admin(admin: AIOKafkaAdminClient, settings: Settings) -> None:
     client within ``kafka_connect_timeout_s``."""
     await check_connection(settings)
     try:  # a broker restarting right after the check is waited for (within the same timeout)
-        await wait_for_broker(settings.bootstrap_servers, settings.kafka_connect_timeout_s, **aiokafka_security(settings))
+        await wait_for_broker(
+            settings.bootstrap_servers, settings.kafka_connect_timeout_s, **aiokafka_security(settings)
+        )
         await asyncio.wait_for(admin.start(), settings.kafka_connect_timeout_s)
     except Exception as exc:
         with contextlib.suppress(Exception):

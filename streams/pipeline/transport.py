@@ -46,5 +46,5 @@ class Producer(aiokafka_driver.Producer):
 
 
 class Transport(aiokafka_driver.Transport):
-    Consumer: ClassVar[type[Consumer]] = Consumer  # type: ignore[assignment,misc]
-    Producer: ClassVar[type[Producer]] = Producer  # type: ignore[assignment,misc]
+    Consumer: ClassVar[type[Consumer]] = Consumer
+    Producer: ClassVar[type[Producer]] = Producer

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.pipeline.commits import CommitLedger
-from streams.pipeline.transport import Consumer
 from streams.pipeline.lanes import UserLanes
+from streams.pipeline.transport import Consumer
 
 
 @dataclass(frozen=True)

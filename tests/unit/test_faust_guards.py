@@ -83,9 +83,7 @@ async def test_reread_lost_seeks_an_idle_partition_fetched_past_its_agent_after_
     forgotten: list[TP] = []
     consumer = FakeConsumer(positions={RAW: 60, TP("raw-events", 1): 10})
     expected = {RAW: 50, TP("raw-events", 1): 10}.get
-    assert (
-        await consumer.reread_lost(expected, forgotten.append) == 0
-    )  # first sight: only suspected
+    assert await consumer.reread_lost(expected, forgotten.append) == 0  # first sight: only suspected
     assert await consumer.reread_lost(expected, forgotten.append) == 1
     assert consumer.seeks == [(RAW, 50)]  # partition 1 is caught up: left alone
 
