@@ -28,9 +28,8 @@ from streams.intercom import IntercomClient
 from streams.kafka_io import first_offset_from
 from streams.kafka_security import aiokafka_security
 from streams.observability import install_observability
-from streams.pipeline import bulk_recovery, faust_guards, rocksdb_tuning
 from streams.pipeline.executors import LegacyExecutor, PartitionCalls, PartitionExecutors
-from streams.pipeline.faust_app import channels, faust_app
+from streams.pipeline.faust_app import Hooks, PipelineApp, channels, faust_app
 from streams.pipeline.intake import ConsumerControl, Intake
 from streams.pipeline.output import DeadLetters, Output
 from streams.pipeline.parking import ParkingLot
@@ -44,7 +43,7 @@ from streams.settings import Settings
 
 @dataclass
 class Pipeline:
-    app: faust.App
+    app: PipelineApp
     settings: Settings
     intake: Intake
     transform: Transform
@@ -53,10 +52,8 @@ class Pipeline:
 
 def create_pipeline(settings: Settings) -> Pipeline:
     """Compose the parts top-down and register them with Faust (agents, timers, hooks)."""
-    # RocksDB tables: one memory budget, zstd, and a cold partition copied from its changelog in bulk.
-    rocksdb_tuning.install(settings.rocksdb_memory_mb)
-    bulk_recovery.install(settings.bootstrap_servers, aiokafka_security(settings))
-    app = faust_app(settings)
+    hooks = Hooks()  # what the consumer tells the pipeline (after a seek, before a rebalance wait)
+    app = faust_app(settings, hooks)
     topics, tables = channels(app, settings), declare_tables(app, settings.partitions)
     output = Output(app)
     dead_letters = DeadLetters(output, settings.dead_letter_topic)
@@ -64,8 +61,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
         first_offset_from, settings.bootstrap_servers, security=aiokafka_security(settings)
     )
     intake = Intake(ConsumerControl(app), dead_letters, first_offset)
-    faust_guards.install(intake.ledger)
-    faust_guards.after_seek(intake.reading_restarted)
+    hooks.on_reading_restarted.append(intake.reading_restarted)
     executors = PartitionExecutors(_client(settings), settings.rate, _executor_factory(app, settings, tables))
     parking = ParkingLot(tables.parked, settings.unknown_user_hold_s, settings.park_max_per_user)
     sink = Sink(executors, parking, tables.delivered, output, dead_letters, settings.delivery_topic,
@@ -76,7 +72,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
     app.agent(topics.delivery, name="sink")(partial(intake.consume, handler=sink, lanes_for=sink.lanes_for))
     app.timer(2.0)(intake.reread_lost)
     app.timer(1.0)(sink.tick_parked_work)
-    faust_guards.before_rebalance_wait(sink.drain)
+    hooks.on_before_rebalance_wait.append(sink.drain)
     install_observability(app, settings, executors.limiters)  # /metrics, /health/*, lag, assignment logs
     return Pipeline(app, settings, intake, transform, sink)
 

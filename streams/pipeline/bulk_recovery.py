@@ -8,7 +8,8 @@ decoding: when Faust opens a newly assigned active partition's database, this re
 from the offset the database last persisted up to the end with a consumer of its own (large
 fetches, no group), writes each fetch as one RocksDB write batch (a tombstone deletes the key), and
 persists the last offset. Faust's recovery then starts from there and has only the records written
-meanwhile left to read. Standby partitions and the memory store are left to Faust.
+meanwhile left to read. Standby partitions and the memory store are left to Faust. Our RocksDB
+store (rocksdb_store.py) calls ``load`` after Faust's own ``assign_partitions``.
 """
 
 from __future__ import annotations
@@ -26,32 +27,10 @@ log = logging.getLogger(__name__)
 FETCH_BYTES = 32 * 1024 * 1024  # per partition and per fetch: recovery reads are large and sequential
 STALL_S = 30.0  # no record for this long: leave the rest to Faust's own recovery
 
-_source: dict[str, Any] = {}
 
-
-def install(bootstrap: str, security: Mapping[str, Any]) -> None:
-    """Wrap the RocksDB store's partition assignment (idempotent; the last call's Kafka wins)."""
-    _source.update(bootstrap=bootstrap, security=dict(security))
-    store = rocksdb.Store
-    if getattr(store.assign_partitions, "_bulk_recovery", False):
-        return
-    original = store.assign_partitions
-
-    async def assign_then_load(self: Any, table: Any, tps: Any, generation_id: int = 0) -> None:
-        await original(self, table, tps, generation_id)
-        try:
-            await _load(self, table, set(tps))
-        except Exception as exc:  # Faust's recovery reads whatever is left: slower, never wrong
-            log.warning(
-                "bulk recovery of %s failed (%r): Faust recovers it record by record", table.name, exc
-            )
-
-    assign_then_load._bulk_recovery = True  # type: ignore[attr-defined]
-    store.assign_partitions = assign_then_load  # type: ignore[method-assign]
-
-
-async def _load(store: Any, table: Any, tps: set[Any]) -> None:
-    if not store.use_rocksdict or not _source:
+async def load(store: Any, table: Any, tps: set[Any], bootstrap: str, security: Mapping[str, Any]) -> None:
+    """Copy the changelog of ``store``'s newly opened active partitions in ``tps`` into their databases."""
+    if not store.use_rocksdict:
         return
     standbys = store.app.assignor.assigned_standbys()
     wanted = [
@@ -62,8 +41,8 @@ async def _load(store: Any, table: Any, tps: set[Any]) -> None:
     if not wanted:
         return
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=_source["bootstrap"], enable_auto_commit=False,
-        max_partition_fetch_bytes=FETCH_BYTES, fetch_max_bytes=FETCH_BYTES * 2, **_source["security"],
+        bootstrap_servers=bootstrap, enable_auto_commit=False,
+        max_partition_fetch_bytes=FETCH_BYTES, fetch_max_bytes=FETCH_BYTES * 2, **security,
     )  # fmt: skip
     await consumer.start()
     try:

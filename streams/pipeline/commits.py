@@ -4,8 +4,8 @@ A partition may be committed up to the first record that is not *done*: delivere
 with that dead letter on the broker, or (for the transform) with everything it wrote on the broker.
 Nothing else counts: not Faust's acks, not a record released at a rebalance, not one whose call is
 in flight or whose retry is waiting. Faust's commit (periodic, or at a rebalance) asks
-``committable`` and nothing else (see ``faust_guards``), so a commit can never pass undone work,
-whichever way the worker stops.
+``committable`` and nothing else (see ``faust_guards.GuardedConsumer``, which owns the ledger), so
+a commit can never pass undone work, whichever way the worker stops.
 
 Per partition the ledger keeps ``base`` (every offset below it is done, or was committed before) and
 the set of done offsets above it. A record finished late, after a rebalance moved reading back, is

@@ -30,43 +30,57 @@ Found with tests/integration/test_restart.py on Kafka 4.1 (about one event lost 
    committed, where the reset policy starts it. Without this, a record lost at the start of a fresh
    partition let Faust commit past it (seen: an identify lost, its tracks dead-lettered 404).
 
-Each guard turns a silent loss into, at worst, a replay. ``install()`` patches the classes once.
+Each guard turns a silent loss into, at worst, a replay. They are the overriding methods of
+``GuardedConsumer``, a subclass of faust's aiokafka Consumer that our transport uses
+(streams/pipeline/transport.py, scheme ``intercom-kafka://``); it owns the commit ledger. The guards
+override internals of faust-streaming 0.15.3 (the version streams/pipeline/faust_app.py insists on),
+and read these private attributes of faust's Consumer, nowhere else:
+
+- ``_unacked_messages`` / ``_waiting_for_ack``: the messages Faust's rebalance wait waits for, and
+  the future that wakes it (``release``);
+- ``_committed_offset``: where reading of each partition started (guard 5);
+- ``_read_offset``: replaced by a mapping that remembers nothing (guard 1);
+- ``_buffered_partitions``, ``_wait_next_records``, ``_to_message``: the fetch loop's own parts (guard 3);
+- ``_thread._ensure_consumer()._subscription``: aiokafka's fetch positions (guard 4).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, Protocol, runtime_checkable
 
-from faust.transport.consumer import Consumer, ensure_TP
+from faust.transport.consumer import ensure_TP
+from faust.transport.drivers import aiokafka as aiokafka_driver
 
 from streams.pipeline.commits import CommitLedger
 
 log = logging.getLogger(__name__)
 
-_original_init = Consumer.__init__
-_original_wait_empty = Consumer.wait_empty
-_before_wait_empty: list[Callable[[], Awaitable[Any]]] = []
+
+class PipelineHooks(Protocol):
+    """What the pipeline is told by its consumer."""
+
+    def reading_restarted(self) -> None:
+        """Faust has sought every partition to its committed offset (e.g. the sequencer starts over)."""
+
+    async def before_rebalance_wait(self) -> None:
+        """A rebalance starts: before Faust waits for every in-flight message (e.g. the sink drains)."""
 
 
-_after_seek: list[Callable[[], Any]] = []
+class NoHooks:
+    def reading_restarted(self) -> None:
+        return None
+
+    async def before_rebalance_wait(self) -> None:
+        return None
 
 
-def after_seek(callback: Callable[[], Any]) -> None:
-    """Run ``callback`` once Faust has sought every partition to its committed offset."""
-    _after_seek.append(callback)
+@runtime_checkable
+class HasPipelineHooks(Protocol):
+    """An app that carries hooks for its consumer (streams.pipeline.faust_app.PipelineApp)."""
 
-
-def before_rebalance_wait(callback: Callable[[], Awaitable[Any]]) -> None:
-    """Run ``callback`` when a rebalance starts, before Faust waits for every in-flight message."""
-    _before_wait_empty.append(callback)
-
-
-async def _wait_empty_after_callbacks(self: Any) -> None:
-    for callback in list(_before_wait_empty):
-        await callback()  # e.g. the sink drains its in-flight requests within a deadline
-    await _original_wait_empty(self)
+    pipeline_hooks: PipelineHooks
 
 
 class _NoReadOffsets(dict[Any, Any]):
@@ -82,186 +96,171 @@ class _NoReadOffsets(dict[Any, Any]):
         return None
 
 
-def _init_without_read_offsets(self: Any, *args: Any, **kwargs: Any) -> None:
-    _original_init(self, *args, **kwargs)
-    self._read_offset = _NoReadOffsets()
-
-
-def release(consumer: Any, message: Any) -> None:
-    """Done with ``message`` without acking its offset (it was skipped, or its handling abandoned).
-
-    Faust waits at every rebalance until each message that reached a stream is acked; a message
-    merely left unacked would hold that wait forever (the worker stalls: joined, ready, idle). Its
-    offset stays unacked, so the commit never passes it and the partition's owner reads it again.
-    """
-    message.acked = True
-    consumer._unacked_messages.discard(message)
-    waiting = consumer._waiting_for_ack
-    if waiting is not None and not waiting.done():
-        waiting.set_result(None)
-
-
-def committed_offset(consumer: Any, tp: Any) -> int | None:
-    """Where reading of ``tp`` started or resumed: its last committed offset (see guard 6)."""
-    offset = consumer._committed_offset.get(tp)
-    return None if offset is None else int(offset)
-
-
-_ledger: CommitLedger | None = None
-
-
-def ledger() -> CommitLedger:
-    """The process's commit ledger (one Faust consumer per process), given to ``install``."""
-    if _ledger is None:
-        raise RuntimeError("faust_guards.install() was not called")
-    return _ledger
-
-
-def _ack_is_release(self: Any, message: Any) -> bool:
-    """Faust's ack, reduced to "stop waiting for this message": commits are the ledger's (guard 2)."""
-    release(self, message)
-    return False
-
-
-def _new_offset_from_ledger(self: Any, tp: Any) -> int | None:
-    offset = ledger().committable(tp)
-    if offset is not None:
-        log.debug("committable %s at %d", tp, offset)
-    return offset
-
-
-def _tps_in_ledger(self: Any, topics: Any = None) -> Iterator[Any]:
-    """The partitions Faust's commit looks at: those the ledger knows (Faust's acked lists stay empty)."""
-    tps: Iterator[Any] = ledger().partitions()
-    return (tp for tp in tps if topics is None or tp in topics or tp.topic in topics)
-
-
-async def _getmany_without_drops(self: Any, timeout: float) -> AsyncIterator[tuple[Any, Any]]:  # noqa: ASYNC109
-    records, active_partitions = await self._wait_next_records(timeout)
-    generation_id = self.app.consumer_generation_id
-    if records is None or self.should_stop:
-        return  # shutting down: nothing of this batch was acked, so nothing is committed past it
-    if not self.flow_active:
-        await self.perform_seek()  # as Faust does: read the batch again once the flow resumes
-        return
-    skipped: dict[Any, int] = {}
-    for tp, record in self.scheduler.iterate(records):
-        deliverable = (
-            tp not in skipped
-            and self.flow_active
-            and self.app.consumer_generation_id == generation_id
-            and (active_partitions is None or tp in active_partitions or tp in self._buffered_partitions)
-        )
-        if not deliverable:
-            skipped.setdefault(tp, record.offset)  # a partition's records come in offset order
-            continue
-        self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-        yield tp, self._to_message(tp, record)
-    if self.app.consumer_generation_id != generation_id:
-        return  # rebalanced: the new assignment seeks to the committed offsets
-    assigned = self.assignment()
-    for tp, offset in skipped.items():
-        if tp in assigned:
-            log.debug("fetched %s@%d but could not deliver it yet; reading it again", tp, offset)
-            await self.seek(tp, offset)
-
-
-def _is_internal(topic: str) -> bool:
+def is_internal(topic: str) -> bool:
     """Faust's own topics (changelogs, assignor): never committed, read by table recovery."""
     return topic.endswith("-changelog") or "__assignor" in topic
 
 
-async def _perform_seek_knowing_start(self: Any) -> None:
-    """Faust's perform_seek, minus the read offsets (guard 1) and keeping where each partition starts."""
-    committed = await self.seek_to_committed()
-    starts: dict[Any, int] = {}
-    unknown = []
-    for raw_tp, offset in committed.items():
-        tp = ensure_TP(raw_tp)
-        if offset is not None and offset >= 0:
-            starts[tp] = int(offset)
-        elif not _is_internal(tp.topic):
-            unknown.append(tp)
-    if unknown:  # never committed: reading starts where the consumer's reset policy puts it
-        if self.app.conf.consumer_auto_offset_reset == "earliest":
-            starts.update({tp: int(off) for tp, off in (await self.earliest_offsets(*unknown)).items()})
-        else:
-            for tp in unknown:
-                position = await self.position(tp)
-                if position is not None:
-                    starts[tp] = int(position)
-    self._committed_offset.update(starts)
-    log.debug("reading starts at %s", starts)
-    for callback in list(_after_seek):
-        callback()  # e.g. the sequencer starts over from these offsets
+class GuardedConsumer(aiokafka_driver.Consumer):
+    """Faust's aiokafka consumer whose commits follow ``self.ledger`` (guards 1-5 above)."""
 
+    ledger: CommitLedger
 
-_suspects: dict[Any, tuple[int, int]] = {}
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Guard 1: before Faust's fetch loop (_drain_messages) binds the mapping's methods.
+        self._read_offset = _NoReadOffsets()
+        self.ledger = CommitLedger(self.committed_offset)
+        self._suspects: dict[Any, tuple[int, int]] = {}  # reread_lost's findings at its last check
 
+    @property
+    def hooks(self) -> PipelineHooks:
+        return self.app.pipeline_hooks if isinstance(self.app, HasPipelineHooks) else NoHooks()
 
-def _fetch_position(consumer: Any, tp: Any) -> int | None:
-    """How far the Kafka client has fetched ``tp`` (no I/O; None while it is being reset)."""
-    kafka = consumer._thread._ensure_consumer()
-    state = kafka._subscription.subscription.assignment.state_value(tp)
-    return int(state.position) if state is not None and state.has_valid_position else None
+    def committed_offset(self, tp: Any) -> int | None:
+        """Where reading of ``tp`` started or resumed: its last committed offset (see guard 5)."""
+        offset = self._committed_offset.get(tp)
+        return None if offset is None else int(offset)
 
+    def release(self, message: Any) -> None:
+        """Done with ``message`` without acking its offset (it was skipped, or its handling abandoned).
 
-async def reread_lost(
-    consumer: Any, expected: Callable[[Any], int | None], forget: Callable[[Any], None]
-) -> int:
-    """Seek back partitions stuck with records never done; returns how many.
+        Faust waits at every rebalance until each message that reached a stream is acked; a message
+        merely left unacked would hold that wait forever (the worker stalls: joined, ready, idle). Its
+        offset stays unacked, so the commit never passes it and the partition's owner reads it again.
+        """
+        message.acked = True
+        self._unacked_messages.discard(message)
+        waiting = self._waiting_for_ack
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
 
-    Two ways to be stuck, both seen after restarts, both only acted on when the worker has nothing
-    in progress, is not in a rebalance, and the partition looked the same at the previous check:
+    def ack(self, message: Any) -> bool:
+        """Faust's ack, reduced to "stop waiting for this message": commits are the ledger's (guard 2)."""
+        self.release(message)
+        return False
 
-    - fetched past what the agent received: the fetch position is past the next offset the agent
-      expects, the records in between never delivered (the worker sat idle with lag);
-    - a hole at the committed offset: later records are acked, the one at the committed offset is
-      not, so nothing can be committed any more. The partition is read again from the committed
-      offset, and ``forget(tp)`` makes the sequencer start over there.
-    """
-    global _suspects
-    if consumer._unacked_messages or not consumer.flow_active:  # busy, or in a rebalance
-        _suspects = {}
-        return 0
-    found: dict[Any, tuple[int, int]] = {}
-    for tp in list(consumer.assignment()):
-        if _is_internal(tp.topic):
-            continue
-        hole = ledger().hole(tp)
-        if hole is not None:
-            found[tp] = (hole, -1)
-            continue
-        want, position = expected(tp), _fetch_position(consumer, tp)
-        if want is not None and position is not None and position > want:
-            found[tp] = (want, position)
-    stuck = {tp: pair for tp, pair in found.items() if _suspects.get(tp) == pair}
-    for tp, (want, position) in stuck.items():
-        if position < 0:
-            log.warning("%s: the record at the committed offset %d was never done: reading again", tp, want)
-            forget(tp)
-        else:
-            log.warning(
-                "%s was fetched up to %d but its agent got nothing from %d on: reading again",
-                tp,
-                position,
-                want,
+    def _new_offset(self, tp: Any) -> int | None:
+        offset = self.ledger.committable(tp)
+        if offset is not None:
+            log.debug("committable %s at %d", tp, offset)
+        return offset
+
+    def _filter_tps_with_pending_acks(self, topics: Any = None) -> Iterator[Any]:
+        """The partitions Faust's commit looks at: those the ledger knows (Faust's acked lists stay empty)."""
+        tps: Iterator[Any] = self.ledger.partitions()
+        return (tp for tp in tps if topics is None or tp in topics or tp.topic in topics)
+
+    async def wait_empty(self) -> None:
+        await self.hooks.before_rebalance_wait()  # e.g. the sink drains its in-flight requests
+        await super().wait_empty()
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:  # noqa: ASYNC109
+        """Guard 3: never deliver a partition's later record after skipping an earlier one."""
+        records, active_partitions = await self._wait_next_records(timeout)
+        generation_id = self.app.consumer_generation_id
+        if records is None or self.should_stop:
+            return  # shutting down: nothing of this batch was acked, so nothing is committed past it
+        if not self.flow_active:
+            await self.perform_seek()  # as Faust does: read the batch again once the flow resumes
+            return
+        skipped: dict[Any, int] = {}
+        for tp, record in self.scheduler.iterate(records):
+            deliverable = (
+                tp not in skipped
+                and self.flow_active
+                and self.app.consumer_generation_id == generation_id
+                and (active_partitions is None or tp in active_partitions or tp in self._buffered_partitions)
             )
-        await consumer.seek(tp, want)
-    _suspects = {tp: pair for tp, pair in found.items() if tp not in stuck}
-    return len(stuck)
+            if not deliverable:
+                skipped.setdefault(tp, record.offset)  # a partition's records come in offset order
+                continue
+            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            yield tp, self._to_message(tp, record)
+        if self.app.consumer_generation_id != generation_id:
+            return  # rebalanced: the new assignment seeks to the committed offsets
+        assigned = self.assignment()
+        for tp, offset in skipped.items():
+            if tp in assigned:
+                log.debug("fetched %s@%d but could not deliver it yet; reading it again", tp, offset)
+                await self.seek(tp, offset)
 
+    async def perform_seek(self) -> None:
+        """Faust's perform_seek, minus the read offsets (guard 1) and keeping where each partition
+        starts (guard 5); then the ledger and the pipeline start over from there."""
+        committed = await self.seek_to_committed()
+        starts: dict[Any, int] = {}
+        unknown = []
+        for raw_tp, offset in committed.items():
+            tp = ensure_TP(raw_tp)
+            if offset is not None and offset >= 0:
+                starts[tp] = int(offset)
+            elif not is_internal(tp.topic):
+                unknown.append(tp)
+        if unknown:  # never committed: reading starts where the consumer's reset policy puts it
+            if self.app.conf.consumer_auto_offset_reset == "earliest":
+                starts.update({tp: int(off) for tp, off in (await self.earliest_offsets(*unknown)).items()})
+            else:
+                for tp in unknown:
+                    position = await self.position(tp)
+                    if position is not None:
+                        starts[tp] = int(position)
+        self._committed_offset.update(starts)
+        log.debug("reading starts at %s", starts)
+        self.ledger.reading_restarted()
+        self.hooks.reading_restarted()
 
-def install(commit_ledger: CommitLedger) -> None:
-    """Faust's commits follow ``commit_ledger`` from now on; patches faust's Consumer once per process."""
-    global _ledger
-    _ledger = commit_ledger
-    if Consumer.ack is _ack_is_release:
-        return
-    Consumer.__init__ = _init_without_read_offsets  # type: ignore[method-assign]
-    Consumer.ack = _ack_is_release  # type: ignore[method-assign]
-    Consumer._new_offset = _new_offset_from_ledger  # type: ignore[method-assign]
-    Consumer._filter_tps_with_pending_acks = _tps_in_ledger  # type: ignore[method-assign]
-    Consumer.perform_seek = _perform_seek_knowing_start  # type: ignore[method-assign]
-    Consumer.getmany = _getmany_without_drops  # type: ignore[method-assign]
-    Consumer.wait_empty = _wait_empty_after_callbacks  # type: ignore[method-assign]
+    def fetch_position(self, tp: Any) -> int | None:
+        """How far the Kafka client has fetched ``tp`` (no I/O; None while it is being reset)."""
+        kafka = self._thread._ensure_consumer()
+        state = kafka._subscription.subscription.assignment.state_value(tp)
+        return int(state.position) if state is not None and state.has_valid_position else None
+
+    async def reread_lost(self, expected: Callable[[Any], int | None], forget: Callable[[Any], None]) -> int:
+        """Guard 4: seek back partitions stuck with records never done; returns how many.
+
+        Two ways to be stuck, both seen after restarts, both only acted on when the worker has nothing
+        in progress, is not in a rebalance, and the partition looked the same at the previous check:
+
+        - fetched past what the agent received: the fetch position is past the next offset the agent
+          expects, the records in between never delivered (the worker sat idle with lag);
+        - a hole at the committed offset: later records are acked, the one at the committed offset is
+          not, so nothing can be committed any more. The partition is read again from the committed
+          offset, and ``forget(tp)`` makes the sequencer start over there.
+        """
+        if self._unacked_messages or not self.flow_active:  # busy, or in a rebalance
+            self._suspects = {}
+            return 0
+        found = self._stuck_candidates(expected)
+        stuck = {tp: pair for tp, pair in found.items() if self._suspects.get(tp) == pair}
+        for tp, (want, position) in stuck.items():
+            if position < 0:
+                log.warning(
+                    "%s: the record at the committed offset %d was never done: reading again", tp, want
+                )
+                forget(tp)
+            else:
+                log.warning(
+                    "%s was fetched up to %d but its agent got nothing from %d on: reading again",
+                    tp,
+                    position,
+                    want,
+                )
+            await self.seek(tp, want)
+        self._suspects = {tp: pair for tp, pair in found.items() if tp not in stuck}
+        return len(stuck)
+
+    def _stuck_candidates(self, expected: Callable[[Any], int | None]) -> dict[Any, tuple[int, int]]:
+        """Per partition that looks stuck now: (where to read again, fetch position or -1 for a hole)."""
+        found: dict[Any, tuple[int, int]] = {}
+        for tp in list(self.assignment()):
+            if is_internal(tp.topic):
+                continue
+            hole = self.ledger.hole(tp)
+            if hole is not None:
+                found[tp] = (hole, -1)
+                continue
+            want, position = expected(tp), self.fetch_position(tp)
+            if want is not None and position is not None and position > want:
+                found[tp] = (want, position)
+        return found

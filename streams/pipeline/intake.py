@@ -21,13 +21,11 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Protocol
 
-import faust
-
 from streams.deadletter import SourceRecord, dead_letter_for_input
 from streams.errors import InvalidEventError
 from streams.observability import metrics
-from streams.pipeline import faust_guards
 from streams.pipeline.commits import CommitLedger
+from streams.pipeline.faust_app import PipelineApp
 from streams.pipeline.lanes import UserLanes
 from streams.pipeline.output import DeadLetters, Written
 from streams.pipeline.sequencer import Admission, PartitionSequencer, Verdict
@@ -60,22 +58,27 @@ def source_of(message: Any) -> SourceRecord:
 
 
 class ConsumerControl:
-    """What the intake tells Faust's consumer (the guards in faust_guards.py explain why)."""
+    """What the intake tells Faust's consumer (the guarded one: faust_guards.py explains why)."""
 
-    def __init__(self, app: faust.App) -> None:
+    def __init__(self, app: PipelineApp) -> None:
         self._app = app
 
+    @property
+    def ledger(self) -> CommitLedger:
+        """What may be committed: owned by the consumer, made when the worker starts."""
+        return self._app.ledger
+
     def release(self, message: Any) -> None:
-        faust_guards.release(self._app.consumer, message)
+        self._app.guarded_consumer.release(message)
 
     def reading_start(self, tp: Any) -> int | None:
-        return faust_guards.committed_offset(self._app.consumer, tp)
+        return self._app.guarded_consumer.committed_offset(tp)
 
     async def seek(self, tp: Any, offset: int) -> None:
         await self._app.consumer.seek(tp, offset)
 
     async def reread_lost(self, sequencer: PartitionSequencer) -> None:
-        await faust_guards.reread_lost(self._app.consumer, sequencer.expected, sequencer.forget_partition)
+        await self._app.guarded_consumer.reread_lost(sequencer.expected, sequencer.forget_partition)
 
     async def crash(self, error: BaseException) -> None:
         await self._app.crash(error)
@@ -89,14 +92,17 @@ class Intake:
         self._dead_letters = dead_letters
         self._first_offset = first_offset
         self.sequencer = PartitionSequencer(control.reading_start)
-        # What may be committed: only records fully handled; Faust's commits ask nothing else.
-        self.ledger = CommitLedger(control.reading_start)
         self._confirming: set[asyncio.Task[None]] = set()
 
+    @property
+    def ledger(self) -> CommitLedger:
+        """What may be committed: only records fully handled; Faust's commits ask nothing else."""
+        return self._control.ledger
+
     def reading_restarted(self) -> None:
-        """After each rebalance reading restarts at the committed offsets: both start over there."""
+        """After each rebalance reading restarts at the committed offsets: the sequencer starts over
+        there (the ledger does by itself)."""
         self.sequencer.forget()
-        self.ledger.reading_restarted()
 
     async def reread_lost(self) -> None:
         await self._control.reread_lost(self.sequencer)

@@ -23,6 +23,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 
 from streams.errors import ConfigurationError
+from streams.kafka_bootstrap import wait_for_broker
 from streams.kafka_io import await_topics, describe_partition_counts
 from streams.kafka_security import aiokafka_security, check_connection
 from streams.pipeline.tables import TABLE_NAMES
@@ -190,7 +191,10 @@ async def _start_admin(admin: AIOKafkaAdminClient, settings: Settings) -> None:
     """Check the connection first (a clear message naming the setting to fix), then start the admin
     client within ``kafka_connect_timeout_s``."""
     await check_connection(settings)
-    try:
+    try:  # a broker restarting right after the check is waited for (within the same timeout)
+        await wait_for_broker(
+            settings.bootstrap_servers, settings.kafka_connect_timeout_s, **aiokafka_security(settings)
+        )
         await asyncio.wait_for(admin.start(), settings.kafka_connect_timeout_s)
     except Exception as exc:
         with contextlib.suppress(Exception):

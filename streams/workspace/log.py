@@ -42,7 +42,7 @@ class WorkspaceLog:
         wait_s: float = 60.0,
         security: Mapping[str, Any] | None = None,
     ) -> None:
-        self.bootstrap = bootstrap
+        self.servers = bootstrap
         self.topic = topic
         self.state = state
         self.wait_s = wait_s
@@ -59,11 +59,11 @@ class WorkspaceLog:
         self._caught_up = False
 
     async def start(self) -> None:
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", **self.security)
+        self._producer = AIOKafkaProducer(bootstrap_servers=self.servers, acks="all", **self.security)
         # No group: every worker reads every record. A fetch waiting on the tail returns as soon as a
         # record arrives, so a read-back costs a round trip, not the fetch wait.
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+            bootstrap_servers=self.servers, enable_auto_commit=False,
             max_partition_fetch_bytes=4 * 1024 * 1024, **self.security,
         )  # fmt: skip
         await self._producer.start()

@@ -156,8 +156,8 @@ def test_memory_store_bytes_per_contact(contact_records: tuple[dict[str, Any], l
 
 def test_rocksdb_bytes_per_contact(contact_records: tuple[dict[str, Any], list[Any]], tmp_path: Path) -> None:
     try:
+        import faust.stores.rocksdb  # noqa: F401
         import rocksdict
-        from faust.stores.rocksdb import RocksDBOptions
     except ImportError:
         report.record(
             "RocksDB on disk, per contact",
@@ -167,14 +167,14 @@ def test_rocksdb_bytes_per_contact(contact_records: tuple[dict[str, Any], list[A
             note="not measured: rocksdict is not installed (pip install -e '.[rocksdb]')",
         )
         pytest.skip("rocksdict not installed")
-    from streams.pipeline import rocksdb_tuning
+    from streams.pipeline.rocksdb_tuning import MemoryBudget, TunedRocksDBOptions
 
-    rocksdb_tuning.install(128)  # the worker's options on top of Faust's (shared memory budget, zstd)
+    budget = MemoryBudget(128)  # the worker's options on top of Faust's (shared memory budget, zstd)
     _, records = contact_records
     runs = []
     for run in range(3):
         path = tmp_path / f"known-contacts-{run}.db"
-        db = RocksDBOptions(use_rocksdict=True).open(path)  # as the worker opens a table partition
+        db = TunedRocksDBOptions(budget, use_rocksdict=True).open(path)  # as the worker opens a partition
         for start in range(0, len(records), 10_000):
             batch = rocksdict.WriteBatch(raw_mode=True)
             for key, value in records[start : start + 10_000]:

@@ -33,6 +33,14 @@ PACKAGE_DATA = [
 ]
 
 
+FIND_EXTENSIONS = (
+    "from faust.stores import STORES; from faust.transport.drivers import TRANSPORTS; "
+    "from streams.pipeline.faust_app import check_faust; check_faust(); "
+    "print(*(f'{c.__module__}.{c.__qualname__}' for c in "
+    "(TRANSPORTS.by_url('intercom-kafka://localhost'), STORES.by_url('intercom-rocksdb://'))))"
+)
+
+
 def run(argv: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
     # Nothing of the checkout or of the test's own virtualenv leaks into the user's shell.
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
@@ -68,6 +76,10 @@ def test_installed_wheel_runs_the_sandbox_from_another_folder(tmp_path: Path) ->
     )
     assert located.stdout.strip().startswith(str(venv)), located.stdout
     assert run([cli, "--version"], elsewhere, 60).stdout.strip().startswith("intercom-stream ")
+    # Faust finds our transport and store through the wheel's entry points (the sandbox's worker runs
+    # on the transport; the RocksDB store is only looked up here, as the memory store is the default).
+    found = run([str(venv / "bin" / "python"), "-c", FIND_EXTENSIONS], elsewhere, 60).stdout.split()
+    assert found == ["streams.pipeline.transport.Transport", "streams.pipeline.rocksdb_store.Store"]
 
     sandbox = run([cli, "sandbox", "--json"], elsewhere, 240)
     check_sample_result(json.loads(sandbox.stdout))

@@ -245,18 +245,16 @@ def one_copy_on_disk(scale: Scale) -> tuple[float, float]:
     """Bytes per contact of one copy of the known-contacts table (each partition's largest database
     among the workers' data dirs: a revoked partition's database stays on disk), as left, then after
     a full compaction (what RocksDB converges to in the background)."""
-    from faust.stores.rocksdb import RocksDBOptions
+    from streams.pipeline.rocksdb_tuning import MemoryBudget, TunedRocksDBOptions
 
-    from streams.pipeline import rocksdb_tuning
-
-    rocksdb_tuning.install(128)  # the worker's options (zstd), so the compaction writes what it would
+    budget = MemoryBudget(128)  # the worker's options (zstd), so the compaction writes what it would
     copies: dict[str, Path] = {}
     for path in scale.workdir.glob("data-*/**/known-contacts-*.db"):
         if path.name not in copies or disk_bytes(path) > disk_bytes(copies[path.name]):
             copies[path.name] = path
     before = sum(disk_bytes(path) for path in copies.values())
     for path in copies.values():
-        db = RocksDBOptions(use_rocksdict=True).open(path)
+        db = TunedRocksDBOptions(budget, use_rocksdict=True).open(path)
         db.compact_range(None, None)
         db.close()
     after = sum(disk_bytes(path) for path in copies.values())
