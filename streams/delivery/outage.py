@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Hashable
 
 from streams.observability import metrics
-from streams.observability.health import HEALTH
+from streams.observability.health import HealthState
 
 
 class OutageDetector:
@@ -27,9 +27,12 @@ class OutageDetector:
         probe_base_s: float = 1.0,
         probe_max_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        health: HealthState,
     ) -> None:
         """An outage: the last ``failures`` outcomes were all failures, of at least
-        ``distinct_requests`` different requests."""
+        ``distinct_requests`` different requests. ``health``: the worker's, turned red meanwhile."""
+        self._health = health
         self.configure(failures, distinct_requests, probe_base_s, probe_max_s)
         self._clock = clock
         self.since: float | None = None
@@ -49,7 +52,7 @@ class OutageDetector:
         """Intercom answered a call (any answer but 5xx/408): it is up."""
         self._recent.append(None)
         if self.since is not None:
-            HEALTH.intercom_recovered(self._clock() - self.since)
+            self._health.intercom_recovered(self._clock() - self.since)
             self.since = None
 
     def failed(self, request: Hashable) -> bool:
@@ -57,7 +60,7 @@ class OutageDetector:
         self._recent.append(request)
         if self.since is None and self._looks_down():
             self.since = self._clock()
-            HEALTH.intercom_down(len(self._recent))
+            self._health.intercom_down(len(self._recent))
             metrics.outage()
         return self.since is not None
 
@@ -75,7 +78,3 @@ class OutageDetector:
     def reset(self) -> None:
         self._recent.clear()
         self.since = None
-
-
-# One per process, like HEALTH: every partition's calls go to the same Intercom.
-OUTAGE = OutageDetector()

@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from streams.delivery.outage import OUTAGE, OutageDetector
+from streams.delivery.outage import OutageDetector
 from streams.errors import Attempt, AuthError, DeliveryError, RateLimitedError, RetryableDeliveryError
 from streams.observability import metrics
-from streams.observability.health import HEALTH
+from streams.observability.health import HealthState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,14 +45,15 @@ async def with_retries(
     clock: Callable[[], float] = time.time,
     *,
     pause_on_auth: bool = True,
-    outage: OutageDetector | None = None,
+    outage: OutageDetector,
+    health: HealthState,
 ) -> T:
-    """Run ``operation`` until it succeeds or fails for good; a final DeliveryError carries
-    ``attempts`` and ``history`` (each counted attempt's outcome and time) for the dead letter.
+    """Run ``operation`` until it succeeds or fails for good; the final DeliveryError (a completed
+    copy of the last one, raised from it) carries ``attempts`` and ``history`` (each counted attempt's
+    outcome and time) for the dead letter. ``outage`` and ``health``: the worker's.
 
     ``pause_on_auth=False``: a 401/403 is this call's own failure (e.g. the token may not create
     data attributes), not a wrong token: raise it instead of pausing delivery."""
-    outage = OUTAGE if outage is None else outage
     attempt = 0
     backed_off_s = 0.0
     history: list[Attempt] = []
@@ -68,9 +69,8 @@ async def with_retries(
                 await sleep(outage.probe_delay())
                 continue
             history.append(Attempt(clock(), exc.outcome))
-            exc.attempts, exc.history = attempt, list(history)
             if attempt >= policy.max_attempts and backed_off_s >= policy.retry_horizon_s:
-                raise
+                raise exc.completed(attempts=attempt, history=list(history)) from exc
             metrics.retry()
             delay = policy.backoff(attempt)
             backed_off_s += delay
@@ -81,26 +81,24 @@ async def with_retries(
             delay = max(0.0, exc.retry_at - clock()) + random.uniform(0, 0.5)
             waited_on_429 += delay
             if waited_on_429 > policy.max_rate_limited_wait_s:
-                exc.attempts = attempt + 1
-                exc.history = [*history, Attempt(clock(), exc.outcome)]
-                raise
+                final = [*history, Attempt(clock(), exc.outcome)]
+                raise exc.completed(attempts=attempt + 1, history=final) from exc
             await sleep(delay)
         except AuthError as exc:
             outage.answered()
             if not pause_on_auth:
-                exc.attempts = attempt
-                raise
+                raise exc.completed(attempts=attempt) from exc
             # The token is wrong for every event: hold delivery rather than dead-letter everything.
             # This call keeps probing; the first call that succeeds ends the pause (health, log).
             attempt -= 1
-            if HEALTH.token_refused(exc.status):  # first refusal of the episode: one ERROR line
+            if health.token_refused(exc.status):  # first refusal of the episode: one ERROR line
                 metrics.delivery_paused()
             log.debug("token refused (%s); this call retries in %.0fs", exc.status, policy.auth_pause_s)
             await sleep(policy.auth_pause_s)
         except DeliveryError as exc:
             outage.answered()
-            exc.attempts, exc.history = attempt, [*history, Attempt(clock(), exc.outcome)]
-            raise
+            final = [*history, Attempt(clock(), exc.outcome)]
+            raise exc.completed(attempts=attempt, history=final) from exc
         else:
             outage.answered()
             return result

@@ -10,7 +10,7 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from streams.observability import metrics
-from streams.observability.health import HEALTH, HealthState
+from streams.observability.health import HealthState
 
 log = structlog.get_logger("streams.observability")
 
@@ -64,10 +64,11 @@ def broker_problem(consumer: Any) -> str | None:
 
 
 def install_observability(
-    app: Any, settings: Any, limiters: Mapping[Any, Any] | None = None, health: HealthState = HEALTH
+    app: Any, settings: Any, limiters: Mapping[Any, Any] | None = None, *, health: HealthState
 ) -> None:
-    """Registers ``/metrics``, ``/health/live`` and ``/health/ready`` on Faust's web server, the
-    partition-assignment logs, the loop tick and the consumer-lag timer."""
+    """Registers ``/metrics``, ``/health/live`` and ``/health/ready`` (answered from ``health``, the
+    worker's) on Faust's web server, the partition-assignment logs, the loop tick and the
+    consumer-lag timer."""
     if getattr(app, "_intercom_stream_observability", False):
         return
     app._intercom_stream_observability = True

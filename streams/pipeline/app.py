@@ -36,7 +36,7 @@ from streams.deadletter.select import REPLAY_HEADER
 from streams.delivery import Executor
 from streams.delivery.attributes import AttributeCache
 from streams.delivery.executor import NEEDS_CONTACT
-from streams.delivery.outage import OUTAGE
+from streams.delivery.outage import OutageDetector
 from streams.delivery.retry import RetryPolicy
 from streams.errors import ContactPendingError, DeliveryError, InvalidEventError
 from streams.events import decode_raw_event, parse_event
@@ -45,7 +45,7 @@ from streams.kafka_io import first_offset_from
 from streams.kafka_security import aiokafka_security, faust_security
 from streams.mapping import Action, Operation, Plan, Report, plan_event
 from streams.mapping.timestamps import event_seconds
-from streams.observability import install_observability, metrics
+from streams.observability import HealthState, install_observability, metrics
 from streams.pipeline import bulk_recovery, delivered, faust_guards, rocksdb_tuning
 from streams.pipeline.commits import CommitLedger
 from streams.pipeline.lanes import UserLanes
@@ -206,11 +206,16 @@ def create_pipeline(settings: Settings) -> Pipeline:
     executors: dict[int, Executor] = {}
     lanes: dict[int, UserLanes] = {}
     policy = RetryPolicy(max_attempts=settings.max_attempts, retry_horizon_s=settings.retry_horizon_s)
-    OUTAGE.configure(settings.outage_failures, 3, probe_base_s=1.0, probe_max_s=settings.outage_probe_max_s)
+    # This worker's health and outage detector, shared by its executors, client and web pages.
+    health = HealthState()
+    outage = OutageDetector(
+        settings.outage_failures, 3, probe_base_s=1.0, probe_max_s=settings.outage_probe_max_s, health=health
+    )
     # One shared client (connection pool, keep-alive) for every partition.
     client = IntercomClient(
-        settings.intercom_base_url, token, settings.api_version, timeout_s=settings.request_timeout_s
-    )
+        settings.intercom_base_url, token, settings.api_version, timeout_s=settings.request_timeout_s,
+        health=health,
+    )  # fmt: skip
 
     async def produce(topic: Any, key: bytes | None, value: bytes, headers: Any = None) -> Written:
         """Queue a record; the result resolves once the broker has it (acks=all). The input record
@@ -419,6 +424,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
             executors[partition] = Executor(
                 call, contacts, companies, policy, workspace=workspace, options=delivery_options,
                 attributes=attribute_cache, suppressed=suppressed, event_names=event_names,
+                outage=outage, health=health,
             )  # fmt: skip
         return executors[partition]
 
@@ -433,14 +439,13 @@ def create_pipeline(settings: Settings) -> Pipeline:
         )
 
     async def letters_for(
-        request: dict[str, Any], executor: Executor, reports: list[Report]
+        request: dict[str, Any], reports: tuple[Report, ...], follow_ups: tuple[Plan, ...]
     ) -> list[Written]:
         """Dead letters for what was delivered but not as sent, and the plans the delivery asked for
         under other keys (an alias teaching its new id to that id's partition)."""
         source = original_source(request)
         user, kind = request["user_key"], request["event_type"]
         written = [await dead_letter(dead_letter_for_report(source, r, user, kind)) for r in reports]
-        follow_ups = executor.take_follow_ups()
         event = json.loads(request["event"]) if follow_ups else {}  # parsed only when needed (rare)
         for follow in follow_ups:
             value = delivery_codec.encode(delivery_record(follow, event, source))
@@ -459,19 +464,19 @@ def create_pipeline(settings: Settings) -> Pipeline:
         executor = executor_for(message.partition)
         plan = plan_of(request)
         try:
-            reports = await executor.execute(
+            done = await executor.execute(
                 plan, event_time=event_time_of(request), unknown_user=parking.unknown(user)
             )
         except ContactPendingError as pending:
             # Not remembered as done: the parking is a table write that a kill may lose while a
             # later write survives; a replay parks it again (at least once).
-            written = await letters_for(request, executor, executor.reports)
+            written = await letters_for(request, pending.reports, pending.follow_ups)
             return written + await park(request, pending.operation_index, pending)
         except DeliveryError as error:
             source = original_source(request)
             written = [await dead_letter(dead_letter_for_delivery(source, error, user, plan.event_type))]
         else:
-            written = await letters_for(request, executor, reports)
+            written = await letters_for(request, done.reports, done.follow_ups)
             if any(op.action in CONTACT_PROOF for op in plan.operations) and (
                 parking.unknown(user) or parking.items(user)
             ):
@@ -507,11 +512,9 @@ def create_pipeline(settings: Settings) -> Pipeline:
             item = remaining[0]
             request = item.request
             try:
-                reports = await executor.execute(
-                    plan_of(request, item.start), event_time=event_time_of(request)
-                )
+                done = await executor.execute(plan_of(request, item.start), event_time=event_time_of(request))
             except ContactPendingError as pending:  # needs yet another contact: stays, in order
-                written += await letters_for(request, executor, executor.reports)
+                written += await letters_for(request, pending.reports, pending.follow_ups)
                 remaining[0] = replace(item, start=item.start + pending.operation_index)
                 break
             except DeliveryError as error:
@@ -520,7 +523,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
                 )
                 written.append(await dead_letter(letter))
             else:
-                written += await letters_for(request, executor, reports)
+                written += await letters_for(request, done.reports, done.follow_ups)
                 released += 1
             remaining.pop(0)
         await asyncio.gather(*written)
@@ -586,5 +589,5 @@ def create_pipeline(settings: Settings) -> Pipeline:
 
     faust_guards.before_rebalance_wait(drain_in_flight)
 
-    install_observability(app, settings, limiters)  # /metrics, /health/*, lag, assignment logs
+    install_observability(app, settings, limiters, health=health)  # /metrics, /health/*, lag, assignment logs
     return Pipeline(app=app, settings=settings)
