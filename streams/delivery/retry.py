@@ -1,5 +1,6 @@
 """How one Intercom call is retried: transient errors back off (within a horizon), 429 waits for the
-window, a refused token or an Intercom outage pauses delivery (streams/delivery/outage.py)."""
+window, a refused token or Intercom failing across requests (an outage or a brownout: the breaker in
+streams/delivery/outage.py) pauses delivery."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from streams.delivery.outage import OutageDetector
+from streams.delivery.outage import Admission, OutageDetector
 from streams.errors import Attempt, AuthError, DeliveryError, RateLimitedError, RetryableDeliveryError
 from streams.observability import metrics
 from streams.observability.health import HealthState
@@ -60,13 +61,14 @@ async def with_retries(
     waited_on_429 = 0.0
     while True:
         attempt += 1
+        admission = Admission(probe=False)
         try:
-            result = await operation()
+            async with outage.admit(sleep) as admission:  # waits while the breaker is open
+                result = await operation()
         except RetryableDeliveryError as exc:
-            if outage.failed(operation):
-                # Intercom is down for everyone: wait it out, spending neither attempts nor horizon.
+            if outage.failed(operation, admission):
+                # Intercom fails for everyone: wait it out, spending neither attempts nor horizon.
                 attempt -= 1
-                await sleep(outage.probe_delay())
                 continue
             history.append(Attempt(clock(), exc.outcome))
             if attempt >= policy.max_attempts and backed_off_s >= policy.retry_horizon_s:
@@ -76,7 +78,7 @@ async def with_retries(
             backed_off_s += delay
             await sleep(delay)
         except RateLimitedError as exc:
-            outage.answered()  # every answer, even an error, says Intercom is up
+            outage.answered(admission)  # every answer, even an error, says Intercom is up
             attempt -= 1  # a 429 is Intercom pacing us, not a failure of this call
             delay = max(0.0, exc.retry_at - clock()) + random.uniform(0, 0.5)
             waited_on_429 += delay
@@ -85,7 +87,7 @@ async def with_retries(
                 raise exc.completed(attempts=attempt + 1, history=final) from exc
             await sleep(delay)
         except AuthError as exc:
-            outage.answered()
+            outage.answered(admission)
             if not pause_on_auth:
                 raise exc.completed(attempts=attempt) from exc
             # The token is wrong for every event: hold delivery rather than dead-letter everything.
@@ -96,9 +98,9 @@ async def with_retries(
             log.debug("token refused (%s); this call retries in %.0fs", exc.status, policy.auth_pause_s)
             await sleep(policy.auth_pause_s)
         except DeliveryError as exc:
-            outage.answered()
+            outage.answered(admission)
             final = [*history, Attempt(clock(), exc.outcome)]
             raise exc.completed(attempts=attempt, history=final) from exc
         else:
-            outage.answered()
+            outage.answered(admission)
             return result

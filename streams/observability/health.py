@@ -62,13 +62,16 @@ class HealthState:
             self._publish()
             log.warning("delivery resumed: Intercom accepts the token", paused_s=paused_s, state="resumed")
 
-    def intercom_down(self, failures: int) -> None:
-        """Calls of many requests fail in a row (5xx, timeouts, no connection): delivery pauses."""
+    def intercom_down(self, failures: int, calls: int | None = None, rate: float | None = None) -> None:
+        """Most calls of many requests fail (5xx, timeouts, no connection): delivery pauses (the
+        breaker in streams/delivery/outage.py is open)."""
         self.outage_since = time.monotonic()
         self._publish()
         log.error(
             "delivery paused: Intercom is failing across requests; waiting for it",
-            failures_in_a_row=failures,
+            failures=failures,
+            calls=calls,
+            failure_rate=None if rate is None else round(rate, 2),
             state="paused",
         )
 
@@ -118,8 +121,9 @@ class HealthState:
             )
         if self.outage_since is not None:
             problems.append(
-                f"delivery paused: Intercom has been failing across requests for "
-                f"{time.monotonic() - self.outage_since:.0f}s (5xx, timeouts or no connection)"
+                f"delivery paused: Intercom has been failing most requests for "
+                f"{time.monotonic() - self.outage_since:.0f}s (5xx, timeouts or no connection; an "
+                "outage or a brownout): sending probes only"
             )
         if self.broker_error:
             problems.append(f"Kafka broker unreachable: {self.broker_error}")

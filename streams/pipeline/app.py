@@ -209,8 +209,11 @@ def create_pipeline(settings: Settings) -> Pipeline:
     # This worker's health and outage detector, shared by its executors, client and web pages.
     health = HealthState()
     outage = OutageDetector(
-        settings.outage_failures, 3, probe_base_s=1.0, probe_max_s=settings.outage_probe_max_s, health=health
-    )
+        health=health, window_s=settings.outage_window_s, min_calls=settings.outage_min_calls,
+        min_failures=settings.outage_failures, failure_rate=settings.outage_failure_rate,
+        probes=settings.outage_probes, close_after=settings.outage_close_after,
+        probe_max_s=settings.outage_probe_max_s,
+    )  # fmt: skip
     # One shared client (connection pool, keep-alive) for every partition.
     client = IntercomClient(
         settings.intercom_base_url, token, settings.api_version, timeout_s=settings.request_timeout_s,
