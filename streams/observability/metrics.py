@@ -203,7 +203,7 @@ DELIVERY_PAUSED = Gauge(
 )
 INTERCOM_OUTAGE = Gauge(
     PREFIX + "intercom_outage",
-    "1 while delivery is paused because Intercom fails across requests (5xx, timeouts), else 0.",
+    "1 while delivery is paused because Intercom fails most requests (an outage or a brownout), else 0.",
     registry=REGISTRY,
 )
 
