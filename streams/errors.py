@@ -10,7 +10,12 @@
     │   ├── SchemaRegistryUnavailableError  unreachable, slow, 5xx
     │   └── SchemaRegistryAuthError     401/403: the registry credentials are wrong
     └── DeliveryError                   an Intercom call did not succeed; ``outcome`` says what to do
-        ├── ContactPendingError         the contact is not known yet: park the work (not a call error)
+        │   (built complete: ``request``, ``attempts``, ``history``, first/last attempt times and
+        │   ``reason`` are given at construction, or by ``completed``, which builds a new error
+        │   raised ``from`` the first; nothing is assigned to an error once it is raised)
+        ├── ContactPendingError         the contact is not known yet: park the work (not a call error);
+        │                               carries ``operation_index`` and the plan's ``reports`` and
+        │                               ``follow_ups`` so far
         ├── RetryableDeliveryError      408, 5xx, timeouts, connection errors: back off and retry
         ├── RateLimitedError            429: wait until ``retry_at`` without spending an attempt
         ├── AuthError                   401/403: the token is wrong for everyone: pause delivery
@@ -26,7 +31,10 @@ No exception message ever contains the Intercom token: the client never puts hea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    from streams.mapping.plan import Plan, Report
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,12 @@ class DeliveryError(IntercomStreamError):
         error_body: Any = None,
         code: str | None = None,
         cause: str | None = None,
+        request: dict[str, Any] | None = None,
+        attempts: int = 0,
+        history: list[Attempt] | None = None,
+        first_attempt_at_ms: int | None = None,
+        last_attempt_at_ms: int | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -101,14 +115,25 @@ class DeliveryError(IntercomStreamError):
         self.code = code
         # The class of the transport error when no answer arrived (e.g. "ConnectError", "ReadTimeout").
         self.cause = cause
-        # Filled in by the executor for the dead-letter record: the failing call (never headers).
-        self.request: dict[str, Any] | None = None
-        self.attempts = 0
-        # Every counted attempt of the call (filled in by the retry loop), oldest first.
-        self.history: list[Attempt] = []
-        self.first_attempt_at_ms: int | None = None
-        self.last_attempt_at_ms: int | None = None
-        self.reason: str | None = None
+        # For the dead-letter record: the failing call (never headers).
+        self.request = request
+        self.attempts = attempts
+        # Every counted attempt of the call, oldest first.
+        self.history: list[Attempt] = list(history or ())
+        self.first_attempt_at_ms = first_attempt_at_ms
+        self.last_attempt_at_ms = last_attempt_at_ms
+        self.reason = reason
+
+    def completed(self, **fields: Any) -> Self:
+        """A new error of the same class with ``fields`` added (the retry loop adds ``attempts`` and
+        ``history``, the requester the ``request``): raise it ``from`` this one."""
+        unknown = set(fields) - set(vars(self))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field {', '.join(sorted(unknown))}")
+        new = type(self).__new__(type(self))
+        Exception.__init__(new, *self.args)
+        vars(new).update({**vars(self), **fields})
+        return new
 
     @property
     def outcome(self) -> str:
@@ -161,12 +186,13 @@ class ContactPendingError(DeliveryError):
         message: str,
         *,
         operation_index: int = 0,
-        reports: tuple[Any, ...] = (),
-        follow_ups: tuple[Any, ...] = (),
+        reports: tuple[Report, ...] = (),
+        follow_ups: tuple[Plan, ...] = (),
+        **kwargs: Any,
     ) -> None:
-        super().__init__(message)
-        self.reason = reason
+        super().__init__(message, reason=reason, **kwargs)
+        self.reason: str = reason
         self.operation_index = operation_index
-        # What the plan's operations before ``operation_index`` produced: mapping.Report and mapping.Plan.
+        # The plan's reports and follow-up plans up to where it stopped: the sink still sends them.
         self.reports = reports
         self.follow_ups = follow_ups

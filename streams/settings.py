@@ -175,11 +175,35 @@ class Settings(BaseSettings):
         description="A transient failure (5xx, 408, timeout, no connection) is retried with backoff for "
         "about this long before it is dead-lettered; time paused in an Intercom outage does not count.",
     )
+    # Degraded mode (docs/operations.md): a circuit breaker on the failure rate across requests.
+    outage_window_s: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds of recent calls whose failure rate tells whether Intercom is failing.",
+    )
     outage_failures: int = Field(
         8,
         ge=2,
-        description="This many transient failures in a row, of at least 3 different requests, mean Intercom "
-        "is down: delivery pauses (nothing is dead-lettered) until Intercom answers again.",
+        description="Transient failures (of at least 3 different requests) the window must hold before "
+        "delivery pauses for an outage or a brownout.",
+    )
+    outage_min_calls: int = Field(
+        10, ge=2, description="Calls the window must hold before delivery may pause."
+    )
+    outage_failure_rate: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Share of the window's calls failing transiently (5xx, 408, timeouts, no connection) "
+        "at which Intercom counts as failing: delivery pauses (nothing is dead-lettered) and only probes go.",
+    )
+    outage_probes: int = Field(
+        2, ge=1, description="Calls in flight at once while delivery is paused (probes)."
+    )
+    outage_close_after: int = Field(
+        5,
+        ge=1,
+        description="Probes in a row that must succeed to end the pause (a slow success alone does not).",
     )
     outage_probe_max_s: float = Field(
         30.0, gt=0, description="Longest wait between probes while delivery is paused by an Intercom outage."

@@ -7,65 +7,79 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
-from streams.delivery.contacts import Contacts
-from streams.delivery.core import (
-    _not_found,
-    changed_fields,
-    fingerprint,
-)
+from streams.delivery.calls import IntercomCalls
+from streams.delivery.contacts import ContactService
+from streams.delivery.core import PlanContext, Table, changed_fields, contact_not_found, fingerprint
+from streams.delivery.writes import AttributeWriter
 from streams.errors import NotFoundError
 from streams.mapping.plan import Operation
 
 log = logging.getLogger(__name__)
 
 
-class Companies(Contacts):
-    def _remember_company(
-        self, company_id: str, company: dict[str, Any], sent: dict[str, Any] | None = None
+class CompanyService:
+    """The companies table, company upserts and tags, and attaching users to companies."""
+
+    def __init__(
+        self, calls: IntercomCalls, writer: AttributeWriter, contacts: ContactService, companies: Table
+    ) -> None:
+        self._calls = calls
+        self._writer = writer
+        self._contacts = contacts
+        self.table = companies
+
+    def _remember(
+        self,
+        ctx: PlanContext | None,
+        company_id: str,
+        company: dict[str, Any],
+        sent: dict[str, Any] | None = None,
     ) -> str:
         intercom_id = str(company["id"])
-        old = self.companies.get(company_id) or {}
+        old = self.table.get(company_id) or {}
         same = old.get("id") == intercom_id
         prints = dict(old.get("fingerprint") or {}) if same else {}
         if sent is not None:
             prints.update(fingerprint(sent))
-        times = self.applied_times(dict(old.get("times") or {}) if same else {}, sent)
+        times = dict(old.get("times") or {}) if same else {}
+        if ctx is not None:
+            times = ctx.applied_times(times, sent)
         entry = {**(old if same else {}), "id": intercom_id, "fingerprint": prints}
         if times:
             entry["times"] = times  # field → event time of the value applied
-        self.companies[company_id] = entry
+        self.table[company_id] = entry
         return intercom_id
 
-    async def _upsert_company(self, user_key: str, operation: Operation) -> None:
+    async def upsert(self, ctx: PlanContext, user_key: str, operation: Operation) -> None:
         company_id = operation.company_id
         assert company_id is not None
-        body = await self._known_attributes("company", operation.body)
-        known = self.companies.get(company_id)
+        body = await self._writer.known_attributes(ctx, "company", operation.body)
+        known = self.table.get(company_id)
         if known and known.get("fingerprint"):
             # A group older than the values already applied (it arrived late) changes only the rest.
-            body = self.newer_only(body, known.get("times") or {}, frozenset({"company_id"}))
+            body = ctx.newer_only(body, known.get("times") or {}, frozenset({"company_id"}))
             delta = changed_fields(body, known["fingerprint"])
             if not delta:
-                self._skip(f"company {company_id}")
+                self._calls.skip(f"company {company_id}")
                 return
             body = {"company_id": company_id, **delta}
-        company, sent = await self._write("company", "POST", "/companies", body)
-        self._remember_company(company_id, company, sent)
+        company, sent = await self._writer.write(ctx, "company", "POST", "/companies", body)
+        self._remember(ctx, company_id, company, sent)
 
     async def _company_intercom_id(self, company_id: str) -> str:
-        known = self.companies.get(company_id)
+        known = self.table.get(company_id)
         if known:
             return str(known["id"])
-        company = await self._request("POST", "/companies", {"company_id": company_id})
-        return self._remember_company(company_id, company)
+        company = await self._calls.request("POST", "/companies", {"company_id": company_id})
+        return self._remember(None, company_id, company)
 
     async def _find_company(self, company_id: str) -> str | None:
-        known = self.companies.get(company_id)
+        known = self.table.get(company_id)
         if known:
             return str(known["id"])
         try:
             # Encoded: a groupId may hold '&', '#' or spaces that would otherwise change the query.
-            found = await self._request("GET", f"/companies?{urlencode({'company_id': company_id})}")
+            found = await self._calls.request("GET", f"/companies?{urlencode({'company_id': company_id})}")
         except NotFoundError:
             return None
         # Intercom answers with the company itself or with a company_list: accept both shapes.
@@ -78,30 +92,30 @@ class Companies(Contacts):
             ),
             None,
         )
-        return None if company is None else self._remember_company(company_id, company)
+        return None if company is None else self._remember(None, company_id, company)
 
     async def _attached_contact(self, user_key: str, operation: Operation) -> tuple[str, dict[str, Any]]:
-        contact_id = await self.resolve_contact(user_key, operation.contact)
+        contact_id = await self._contacts.resolve(user_key, operation.contact)
         if contact_id is None:
-            raise _not_found(
+            raise contact_not_found(
                 f"no Intercom contact found for user {user_key!r} to attach company "
                 f"{operation.company_id!r}: send an identify for this user first"
             )
-        return contact_id, dict(self.contacts.get(user_key) or {})
+        return contact_id, dict(self._contacts.table.get(user_key) or {})
 
-    async def _attach_company(self, user_key: str, operation: Operation) -> None:
+    async def attach(self, ctx: PlanContext, user_key: str, operation: Operation) -> None:
         company_id = operation.company_id
         assert company_id is not None
         company_intercom_id = await self._company_intercom_id(company_id)
         contact_id, entry = await self._attached_contact(user_key, operation)
         attached = list(entry.get("companies") or [])
         if company_id in attached:
-            self._skip(f"attach of {company_id} to {user_key}")
+            self._calls.skip(f"attach of {company_id} to {user_key}")
             return
-        await self._request("POST", f"/contacts/{contact_id}/companies", {"id": company_intercom_id})
-        self.contacts[user_key] = {**entry, "companies": [*attached, company_id]}
+        await self._calls.request("POST", f"/contacts/{contact_id}/companies", {"id": company_intercom_id})
+        self._contacts.table[user_key] = {**entry, "companies": [*attached, company_id]}
 
-    async def _detach_company(self, user_key: str, operation: Operation) -> None:
+    async def detach(self, ctx: PlanContext, user_key: str, operation: Operation) -> None:
         company_id = operation.company_id
         assert company_id is not None
         contact_id, entry = await self._attached_contact(user_key, operation)
@@ -109,7 +123,7 @@ class Companies(Contacts):
         if company_intercom_id is not None:
             # A 404 means not attached (any more): the detach is already true.
             with contextlib.suppress(NotFoundError):
-                await self._request("DELETE", f"/contacts/{contact_id}/companies/{company_intercom_id}")
+                await self._calls.request("DELETE", f"/contacts/{contact_id}/companies/{company_intercom_id}")
         else:
             # Neither the table nor Intercom knows it, so the user is not attached: already true.
             log.info(
@@ -119,17 +133,17 @@ class Companies(Contacts):
             )
         attached = list(entry.get("companies") or [])
         if company_id in attached:
-            self.contacts[user_key] = {**entry, "companies": [c for c in attached if c != company_id]}
+            self._contacts.table[user_key] = {**entry, "companies": [c for c in attached if c != company_id]}
 
-    async def _tag_company(self, user_key: str, operation: Operation) -> None:
+    async def tag(self, ctx: PlanContext, user_key: str, operation: Operation) -> None:
         company_id = operation.company_id
         assert company_id is not None
         name = str(operation.body["name"])
         company_intercom_id = await self._company_intercom_id(company_id)
-        entry = dict(self.companies.get(company_id) or {})
+        entry = dict(self.table.get(company_id) or {})
         tags = list(entry.get("tags") or [])
         if name.lower() in (t.lower() for t in tags):
-            self._skip(f"tag {name!r} on {company_id}")
+            self._calls.skip(f"tag {name!r} on {company_id}")
             return
-        await self._request("POST", "/tags", {"name": name, "companies": [{"id": company_intercom_id}]})
-        self.companies[company_id] = {**entry, "tags": [*tags, name]}
+        await self._calls.request("POST", "/tags", {"name": name, "companies": [{"id": company_intercom_id}]})
+        self.table[company_id] = {**entry, "tags": [*tags, name]}

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
-from streams.delivery.contacts import Contacts
-from streams.delivery.core import _not_found
+from streams.delivery.calls import IntercomCalls
+from streams.delivery.contacts import ContactService
+from streams.delivery.core import DeliveryOptions, PlanContext, contact_not_found
+from streams.delivery.event_names import EventNames
 from streams.errors import ConflictError, ContactPendingError, NotFoundError, RejectedError
 from streams.mapping.plan import Operation
 from streams.workspace.state import event_name_key
@@ -17,18 +20,34 @@ log = logging.getLogger(__name__)
 _EVENT_NAME_CAP = re.compile(r"active event names", re.I)
 
 
-class Events(Contacts):
-    async def _track_event(self, user_key: str, operation: Operation) -> None:
+class EventService:
+    """Track events; needs the contacts to address leads and email-only users by id."""
+
+    def __init__(
+        self,
+        calls: IntercomCalls,
+        contacts: ContactService,
+        event_names: EventNames,
+        options: DeliveryOptions,
+        clock: Callable[[], float],
+    ) -> None:
+        self._calls = calls
+        self._contacts = contacts
+        self.event_names = event_names
+        self._options = options
+        self._clock = clock
+
+    async def track(self, ctx: PlanContext, user_key: str, operation: Operation) -> None:
         body = dict(operation.body)
         ref = operation.contact
         if "user_id" not in body and ref is not None:
             # Leads (by id from the table) and email-only users (resolved once, then by id).
-            contact_id = await self.resolve_contact(user_key, ref)
+            contact_id = await self._contacts.resolve(user_key, ref)
             if contact_id is not None:
                 body["id"] = contact_id  # Intercom addresses leads by their id only
                 body.pop("email", None)
             elif ref.is_lead:
-                raise _not_found(
+                raise contact_not_found(
                     f"no Intercom lead is known for anonymousId {ref.anonymous_id!r}: "
                     "send an identify for this visitor first"
                 )
@@ -42,14 +61,14 @@ class Events(Contacts):
                 "active names)"
             )
         try:
-            await self._send_event(user_key, body)
+            await self._send_event(ctx, user_key, body)
         except RejectedError as exc:
-            if _EVENT_NAME_CAP.search(exc.message):
-                exc.reason = "event_name_cap"
-                # Intercom is the authority on the 120 names (other workers count their own names):
-                # remember its no so that this name's next events cost no call until the re-check.
-                await self.event_names.refuse(name, exc.message)
-            raise
+            if not _EVENT_NAME_CAP.search(exc.message):
+                raise
+            # Intercom is the authority on the 120 names (other workers count their own names):
+            # remember its no so that this name's next events cost no call until the re-check.
+            await self.event_names.refuse(name, exc.message)
+            raise exc.completed(reason="event_name_cap") from exc
         await self.event_names.accept(name)
 
     def _check_refused_name(self, name: str, given: Any) -> None:
@@ -58,27 +77,27 @@ class Events(Contacts):
         refused = self.event_names.refusal(name)
         if refused is None:
             return
-        age = self.clock() - refused.at
-        if age < self.options.event_name_recheck_s:
+        age = self._clock() - refused.at
+        if age < self._options.event_name_recheck_s:
             raise _cap_error(
                 f"event name {given!r} was refused by Intercom {int(age)}s ago (at most 120 active "
-                f"event names); not sent, re-checked {self.options.event_name_recheck_s:g}s after the "
+                f"event names); not sent, re-checked {self._options.event_name_recheck_s:g}s after the "
                 "refusal"
             )
 
-    async def _send_event(self, user_key: str, body: dict[str, Any]) -> None:
+    async def _send_event(self, ctx: PlanContext, user_key: str, body: dict[str, Any]) -> None:
         """POST the event; a 404 means Intercom knows no such user (yet): see ``unknown_user_policy``."""
         try:
-            await self._request("POST", "/events", body)
+            await self._calls.request("POST", "/events", body)
             return
         except NotFoundError as exc:
             if "id" in body:
                 raise  # addressed by a contact id (a lead): no identify can make it appear
             first = exc
-        if self.options.unknown_user_policy == "create":
-            await self._create_event_user(user_key, body)
+        if self._options.unknown_user_policy == "create":
+            await self._create_event_user(ctx, user_key, body)
             try:
-                await self._request("POST", "/events", body)
+                await self._calls.request("POST", "/events", body)
                 return
             except NotFoundError as exc:  # Intercom may take a moment to know the new contact
                 first = exc
@@ -89,7 +108,7 @@ class Events(Contacts):
             f"user not found: Intercom answered {first.status} to POST /events; send identify first",
         )
 
-    async def _create_event_user(self, user_key: str, body: dict[str, Any]) -> None:
+    async def _create_event_user(self, ctx: PlanContext, user_key: str, body: dict[str, Any]) -> None:
         """``unknown_user_policy=create``: the contact the event names (userId as external_id)."""
         contact: dict[str, Any] = {"role": "user"}
         if body.get("user_id"):
@@ -97,18 +116,16 @@ class Events(Contacts):
         if body.get("email"):
             contact["email"] = body["email"]
         try:
-            created = await self._request("POST", "/contacts", contact)
+            created = await self._calls.request("POST", "/contacts", contact)
         except ConflictError as conflict:  # created meanwhile (search lag, or its identify)
             if not conflict.existing_id:
                 raise
             if conflict.archived:
-                await self._request("POST", f"/contacts/{conflict.existing_id}/unarchive")
+                await self._calls.request("POST", f"/contacts/{conflict.existing_id}/unarchive")
             created, contact = {"id": conflict.existing_id, "role": "user"}, {}
         log.info("created contact %s for an event of a user unknown to Intercom", created.get("id"))
-        self._remember_contact(user_key, created, contact or None, fresh=True)
+        self._contacts.remember(ctx, user_key, created, contact or None, fresh=True)
 
 
 def _cap_error(message: str) -> RejectedError:
-    error = RejectedError(message)
-    error.reason = "event_name_cap"
-    return error
+    return RejectedError(message, reason="event_name_cap")

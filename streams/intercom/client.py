@@ -10,6 +10,7 @@ import httpx
 from streams.errors import RetryableDeliveryError
 from streams.intercom.gate import RateLimitGate
 from streams.intercom.responses import classify
+from streams.observability.health import HealthState
 from streams.observability.metrics import observe_request
 
 USER_AGENT = "intercom-stream/0.1"
@@ -24,6 +25,8 @@ class IntercomClient:
     Every call first passes ``gate``, the app-wide pacing by Intercom's ``X-RateLimit-*`` headers
     (one per client, i.e. per token, shared by every partition using the client); every answer's
     headers update it. ``adapt_to_rate_headers=False`` turns it off.
+
+    ``health`` (the worker's): any answer but 401/403 ends its auth pause.
     """
 
     def __init__(
@@ -36,7 +39,9 @@ class IntercomClient:
         transport: httpx.AsyncBaseTransport | None = None,
         gate: RateLimitGate | None = None,
         adapt_to_rate_headers: bool = True,
+        health: HealthState | None = None,
     ) -> None:
+        self.health = health
         self.base_url = base_url.rstrip("/")
         self._http = httpx.AsyncClient(
             base_url=self.base_url,

@@ -3,12 +3,11 @@
 See docs/operations.md for what each metric, health answer and log line means.
 """
 
-from streams.observability.health import HEALTH, HealthState
+from streams.observability.health import HealthState
 from streams.observability.install import install_observability
 from streams.observability.logs import configure_logging, redact_text, worker_logging
 
 __all__ = [
-    "HEALTH",
     "HealthState",
     "configure_logging",
     "install_observability",

@@ -1,7 +1,8 @@
 """What ``/health/live`` and ``/health/ready`` answer, and why.
 
-One ``HEALTH`` per process (one worker per process): the retry code, the Intercom client and the Faust
-signal handlers flip its flags; the web pages only read them.
+One ``HealthState`` per worker, made by whoever builds it (the pipeline) and passed to the retry code,
+the Intercom client and the Faust signal handlers, which flip its flags; the web pages only read them.
+Each change of the pause also sets the ``delivery_paused`` / ``intercom_outage`` gauges.
 
 live:  the event loop keeps running its ticks and the Faust app has not crashed.
 ready: live, the worker has joined the consumer group (partitions assigned), delivery is not paused
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+
+from streams.observability import metrics
 
 log = structlog.get_logger("streams.observability")
 
@@ -48,6 +51,7 @@ class HealthState:
         if self.auth_paused_since is not None:
             return False
         self.auth_paused_since = time.monotonic()
+        self._publish()
         log.error("delivery paused: Intercom refused the token", status=status, state="paused")
         return True
 
@@ -56,19 +60,25 @@ class HealthState:
             paused_s = round(time.monotonic() - self.auth_paused_since, 1)
             self.auth_paused_since = None
             self.auth_status = None
+            self._publish()
             log.warning("delivery resumed: Intercom accepts the token", paused_s=paused_s, state="resumed")
 
-    def intercom_down(self, failures: int) -> None:
-        """Calls of many requests fail in a row (5xx, timeouts, no connection): delivery pauses."""
+    def intercom_down(self, failures: int, calls: int | None = None, rate: float | None = None) -> None:
+        """Most calls of many requests fail (5xx, timeouts, no connection): delivery pauses (the
+        breaker in streams/delivery/outage.py is open)."""
         self.outage_since = time.monotonic()
+        self._publish()
         log.error(
             "delivery paused: Intercom is failing across requests; waiting for it",
-            failures_in_a_row=failures,
+            failures=failures,
+            calls=calls,
+            failure_rate=None if rate is None else round(rate, 2),
             state="paused",
         )
 
     def intercom_recovered(self, paused_s: float) -> None:
         self.outage_since = None
+        self._publish()
         log.warning("delivery resumed: Intercom answers again", paused_s=round(paused_s, 1), state="resumed")
 
     def partitions_assigned(self, count: int) -> None:
@@ -116,8 +126,9 @@ class HealthState:
             )
         if self.outage_since is not None:
             problems.append(
-                f"delivery paused: Intercom has been failing across requests for "
-                f"{time.monotonic() - self.outage_since:.0f}s (5xx, timeouts or no connection)"
+                f"delivery paused: Intercom has been failing most requests for "
+                f"{time.monotonic() - self.outage_since:.0f}s (5xx, timeouts or no connection; an "
+                "outage or a brownout): sending probes only"
             )
         if self.broker_error:
             problems.append(f"Kafka broker unreachable: {self.broker_error}")
@@ -139,8 +150,5 @@ class HealthState:
         """Delivery holds: Intercom refuses the token, or is down."""
         return self.auth_paused_since is not None or self.outage_since is not None
 
-    def reset(self) -> None:
-        self.__init__()  # type: ignore[misc]
-
-
-HEALTH = HealthState()
+    def _publish(self) -> None:
+        metrics.delivery_state(self.paused, self.outage_since is not None)

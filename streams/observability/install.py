@@ -10,7 +10,7 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from streams.observability import metrics
-from streams.observability.health import HEALTH, HealthState
+from streams.observability.health import HealthState
 
 log = structlog.get_logger("streams.observability")
 
@@ -63,18 +63,52 @@ def broker_problem(consumer: Any) -> str | None:
     return None
 
 
+class WorkerWatch:
+    """The worker's own signals and timers: partition assignments, loop stalls, lag, the broker."""
+
+    def __init__(self, app: Any, source_topics: set[str], health: HealthState) -> None:
+        self._app = app
+        self._source_topics = source_topics
+        self._health = health
+        self._last_tick = time.monotonic()
+        self._broker_failures = 0
+
+    async def on_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
+        self._health.partitions_assigned(len(assigned))
+        log.info("partitions assigned", partitions=_by_topic(assigned), state="assigned")
+
+    async def on_revoked(self, sender: Any, revoked: Any, **kwargs: Any) -> None:
+        if revoked:
+            log.info("partitions revoked", partitions=_by_topic(revoked), state="revoked")
+
+    async def loop_tick(self) -> None:
+        """How late the loop runs a 1 s timer: a blocked loop shows here (and in health)."""
+        now = time.monotonic()
+        self._health.tick(max(0.0, now - self._last_tick - TICK_INTERVAL_S))
+        self._last_tick = now
+
+    async def lag_and_broker(self) -> None:
+        consumer = self._app.consumer
+        lag = consumer_lag(consumer, self._source_topics)
+        metrics.CONSUMER_LAG.clear()  # partitions revoked since the last run disappear
+        for (topic, partition), behind in lag.items():
+            metrics.CONSUMER_LAG.labels(topic=topic, partition=str(partition)).set(behind)
+        problem = broker_problem(consumer)
+        self._broker_failures = self._broker_failures + 1 if problem else 0
+        if problem is None or self._broker_failures >= BROKER_FAILURES_BEFORE_RED:
+            self._health.broker(problem)
+
+
 def install_observability(
-    app: Any, settings: Any, limiters: Mapping[Any, Any] | None = None, health: HealthState = HEALTH
+    app: Any, settings: Any, limiters: Mapping[Any, Any] | None = None, *, health: HealthState
 ) -> None:
-    """Registers ``/metrics``, ``/health/live`` and ``/health/ready`` on Faust's web server, the
-    partition-assignment logs, the loop tick and the consumer-lag timer."""
-    if getattr(app, "_intercom_stream_observability", False):
-        return
-    app._intercom_stream_observability = True
+    """Registers ``/metrics``, ``/health/live`` and ``/health/ready`` (answered from ``health``, the
+    worker's) on Faust's web server, the partition-assignment logs, the loop tick and the
+    consumer-lag timer. Called once per app (``create_pipeline``)."""
     metrics.SCRAPE_TIME.limiters = limiters if limiters is not None else {}
     metrics.SCRAPE_TIME.tables = lambda: [(str(name), table) for name, table in app.tables.items()]
-    source_topics = {settings.raw_events_topic, settings.rekey_topic, settings.delivery_topic}
 
+    # Faust's pages are functions of (view, request): the view builds the response.
     @app.page("/metrics", name="intercom_stream_metrics")
     async def metrics_page(self: Any, request: Any) -> Any:
         return self.bytes(metrics.exposition(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
@@ -89,32 +123,10 @@ def install_observability(
         ok, body = health.ready(app)
         return self.json(body, status=200 if ok else 503)
 
-    async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
-        health.partitions_assigned(len(assigned))
-        log.info("partitions assigned", partitions=_by_topic(assigned), state="assigned")
-
-    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
-        if revoked:
-            log.info("partitions revoked", partitions=_by_topic(revoked), state="revoked")
-
-    app.on_partitions_assigned.connect(on_assigned)
-    app.on_partitions_revoked.connect(on_revoked)
-
-    last = {"tick": time.monotonic(), "broker_failures": 0}
-
-    @app.timer(TICK_INTERVAL_S, name="intercom_stream_loop_tick")
-    async def loop_tick() -> None:
-        now = time.monotonic()
-        health.tick(max(0.0, now - last["tick"] - TICK_INTERVAL_S))
-        last["tick"] = now
-
-    @app.timer(LAG_INTERVAL_S, name="intercom_stream_consumer_lag")
-    async def lag_and_broker() -> None:
-        lag = consumer_lag(app.consumer, source_topics)
-        metrics.CONSUMER_LAG.clear()  # partitions revoked since the last run disappear
-        for (topic, partition), behind in lag.items():
-            metrics.CONSUMER_LAG.labels(topic=topic, partition=str(partition)).set(behind)
-        problem = broker_problem(app.consumer)
-        last["broker_failures"] = last["broker_failures"] + 1 if problem else 0
-        if problem is None or last["broker_failures"] >= BROKER_FAILURES_BEFORE_RED:
-            health.broker(problem)
+    watch = WorkerWatch(
+        app, {settings.raw_events_topic, settings.rekey_topic, settings.delivery_topic}, health
+    )
+    app.on_partitions_assigned.connect(watch.on_assigned)
+    app.on_partitions_revoked.connect(watch.on_revoked)
+    app.timer(TICK_INTERVAL_S, name="intercom_stream_loop_tick")(watch.loop_tick)
+    app.timer(LAG_INTERVAL_S, name="intercom_stream_consumer_lag")(watch.lag_and_broker)

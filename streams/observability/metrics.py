@@ -25,7 +25,6 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from streams.errors import DeliveryError, RateLimitedError
-from streams.observability.health import HEALTH
 
 PREFIX = "intercom_stream_"
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -205,6 +204,24 @@ def outage() -> None:
     OUTAGES.inc()
 
 
+# Set by the worker's HealthState at each change (one worker per process).
+DELIVERY_PAUSED = Gauge(
+    PREFIX + "delivery_paused",
+    "1 while delivery is paused (Intercom refuses the token, or fails across requests), else 0.",
+    registry=REGISTRY,
+)
+INTERCOM_OUTAGE = Gauge(
+    PREFIX + "intercom_outage",
+    "1 while delivery is paused because Intercom fails most requests (an outage or a brownout), else 0.",
+    registry=REGISTRY,
+)
+
+
+def delivery_state(paused: bool, outage: bool) -> None:
+    DELIVERY_PAUSED.set(1 if paused else 0)
+    INTERCOM_OUTAGE.set(1 if outage else 0)
+
+
 T = TypeVar("T")
 
 
@@ -212,7 +229,8 @@ def observe_request(
     fn: Callable[[Any, str, str, Any], Awaitable[T]],
 ) -> Callable[[Any, str, str, Any], Awaitable[T]]:
     """Decorates ``IntercomClient.request``: counts, times and tracks in-flight calls, and tells the
-    health state that the token works again whenever Intercom answers with anything but 401/403."""
+    client's health state (its ``health``, if any) that the token works again whenever Intercom
+    answers with anything but 401/403."""
 
     @functools.wraps(fn)
     async def wrapper(self: Any, method: str, path: str, body: Any = None) -> T:
@@ -233,14 +251,15 @@ def observe_request(
             IN_FLIGHT.dec()
             REQUEST_DURATION.labels(endpoint=endpoint).observe(time.perf_counter() - started)
             REQUESTS.labels(endpoint=endpoint, status=status).inc()
-            if status not in ("error", "401", "403"):
-                HEALTH.token_accepted()
+            health = getattr(self, "health", None)
+            if health is not None and status not in ("error", "401", "403"):
+                health.token_accepted()
 
     return wrapper
 
 
 class _ScrapeTimeGauges(Collector):
-    """Gauges read when Prometheus scrapes: rate budgets, table sizes, the auth pause."""
+    """Gauges read when Prometheus scrapes: rate budgets, table sizes."""
 
     def __init__(self) -> None:
         self.limiters: Mapping[Any, Any] = {}
@@ -276,18 +295,6 @@ class _ScrapeTimeGauges(Collector):
         except Exception:  # tables are being rebuilt (rebalance): report none this time
             pass
         yield sizes
-        paused = GaugeMetricFamily(
-            PREFIX + "delivery_paused",
-            "1 while delivery is paused (Intercom refuses the token, or fails across requests), else 0.",
-        )
-        paused.add_metric([], 1 if HEALTH.paused else 0)
-        yield paused
-        outage = GaugeMetricFamily(
-            PREFIX + "intercom_outage",
-            "1 while delivery is paused because Intercom fails across requests (5xx, timeouts), else 0.",
-        )
-        outage.add_metric([], 1 if HEALTH.outage_since is not None else 0)
-        yield outage
 
 
 SCRAPE_TIME = _ScrapeTimeGauges()

@@ -16,19 +16,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 import faust
 
 from streams.delivery import Executor
 from streams.delivery.attributes import AttributeCache
-from streams.delivery.outage import OUTAGE
+from streams.delivery.outage import OutageDetector
 from streams.delivery.retry import RetryPolicy
 from streams.intercom import IntercomClient
 from streams.kafka_io import first_offset_from
 from streams.kafka_security import aiokafka_security
-from streams.observability import install_observability
-from streams.pipeline.executors import LegacyExecutor, PartitionCalls, PartitionExecutors
+from streams.observability import HealthState, install_observability
+from streams.pipeline.executors import PartitionCalls, PartitionExecutors
 from streams.pipeline.faust_app import Hooks, PipelineApp, channels, faust_app
 from streams.pipeline.intake import ConsumerControl, Intake
 from streams.pipeline.output import DeadLetters, Output
@@ -45,6 +44,7 @@ from streams.settings import Settings
 class Pipeline:
     app: PipelineApp
     settings: Settings
+    health: HealthState
     intake: Intake
     transform: Transform
     sink: Sink
@@ -55,6 +55,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
     hooks = Hooks()  # what the consumer tells the pipeline (after a seek, before a rebalance wait)
     app = faust_app(settings, hooks)
     topics, tables = channels(app, settings), declare_tables(app, settings.partitions)
+    health = HealthState()  # this worker's: read by /health/*, the metrics, the client, delivery
     output = Output(app)
     dead_letters = DeadLetters(output, settings.dead_letter_topic)
     first_offset = partial(
@@ -62,42 +63,59 @@ def create_pipeline(settings: Settings) -> Pipeline:
     )
     intake = Intake(ConsumerControl(app), dead_letters, first_offset)
     hooks.on_reading_restarted.append(intake.reading_restarted)
-    executors = PartitionExecutors(_client(settings), settings.rate, _executor_factory(app, settings, tables))
+    delivery = DeliveryFactory(app, settings, tables, health)
+    executors = PartitionExecutors(delivery.client(), settings.rate, delivery.executor)
     parking = ParkingLot(tables.parked, settings.unknown_user_hold_s, settings.park_max_per_user)
     sink = Sink(executors, parking, tables.delivered, output, dead_letters, settings.delivery_topic,
                 in_flight=settings.sink_in_flight, drain_deadline_s=settings.drain_deadline_s)  # fmt: skip
-    transform = Transform(settings, input_decoder(settings), settings.mapping_options(), output, dead_letters)
+    decoder = input_decoder(settings, health)
+    transform = Transform(settings, decoder, settings.mapping_options(), output, dead_letters)
 
     app.agent(topics.inputs, name="transform")(partial(intake.consume, handler=transform))
     app.agent(topics.delivery, name="sink")(partial(intake.consume, handler=sink, lanes_for=sink.lanes_for))
     app.timer(2.0)(intake.reread_lost)
     app.timer(1.0)(sink.tick_parked_work)
     hooks.on_before_rebalance_wait.append(sink.drain)
-    install_observability(app, settings, executors.limiters)  # /metrics, /health/*, lag, assignment logs
-    return Pipeline(app, settings, intake, transform, sink)
+    install_observability(app, settings, executors.limiters, health=health)  # /metrics, /health/*, lag
+    return Pipeline(app, settings, health, intake, transform, sink)
 
 
-def _client(settings: Settings) -> IntercomClient:
-    """One shared client (connection pool, keep-alive) for every partition."""
-    token = settings.require_token()
-    return IntercomClient(
-        settings.intercom_base_url, token, settings.api_version, timeout_s=settings.request_timeout_s
-    )
+class DeliveryFactory:
+    """Builds what delivery needs once per worker (client, outage detector, caches) and an
+    ``Executor`` per delivery partition on top of it."""
 
-
-def _executor_factory(app: faust.App, settings: Settings, tables: Tables) -> Any:
-    event_names, shared_attributes = attach_workspace(app, settings)  # one answer for all workers
-    attribute_cache = AttributeCache(tables.workspace, settings.attribute_refresh_s, shared=shared_attributes)
-    policy = RetryPolicy(max_attempts=settings.max_attempts, retry_horizon_s=settings.retry_horizon_s)
-    OUTAGE.configure(settings.outage_failures, 3, probe_base_s=1.0, probe_max_s=settings.outage_probe_max_s)
-    options = settings.delivery_options()
-
-    def build(calls: PartitionCalls) -> LegacyExecutor:
-        return LegacyExecutor(
-            Executor(
-                calls, tables.contacts, tables.companies, policy, workspace=tables.workspace, options=options,
-                attributes=attribute_cache, suppressed=tables.suppressed, event_names=event_names,
-            )
+    def __init__(self, app: faust.App, settings: Settings, tables: Tables, health: HealthState) -> None:
+        self._settings = settings
+        self._tables = tables
+        self._health = health
+        self._event_names, shared_attributes = attach_workspace(app, settings)  # one answer for all workers
+        self._attributes = AttributeCache(
+            tables.workspace, settings.attribute_refresh_s, shared=shared_attributes
+        )
+        self._policy = RetryPolicy(
+            max_attempts=settings.max_attempts, retry_horizon_s=settings.retry_horizon_s
+        )
+        self._options = settings.delivery_options()
+        # One detector for the worker: every partition's calls go to the same Intercom.
+        self._outage = OutageDetector(
+            health=health, window_s=settings.outage_window_s, min_calls=settings.outage_min_calls,
+            min_failures=settings.outage_failures, failure_rate=settings.outage_failure_rate,
+            probes=settings.outage_probes, close_after=settings.outage_close_after,
+            probe_max_s=settings.outage_probe_max_s,
         )  # fmt: skip
 
-    return build
+    def client(self) -> IntercomClient:
+        """One shared client (connection pool, keep-alive) for every partition."""
+        settings = self._settings
+        return IntercomClient(
+            settings.intercom_base_url, settings.require_token(), settings.api_version,
+            timeout_s=settings.request_timeout_s, health=self._health,
+        )  # fmt: skip
+
+    def executor(self, calls: PartitionCalls) -> Executor:
+        tables = self._tables
+        return Executor(
+            calls, tables.contacts, tables.companies, self._policy, workspace=tables.workspace,
+            options=self._options, attributes=self._attributes, suppressed=tables.suppressed,
+            event_names=self._event_names, outage=self._outage, health=self._health,
+        )  # fmt: skip

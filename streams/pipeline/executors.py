@@ -43,35 +43,3 @@ class PartitionExecutors:
             limiter = self.limiters[partition] = SlidingWindowLimiter(self._max_calls, self._window_s)
             self._executors[partition] = self._build(PartitionCalls(self._client, limiter))
         return self._executors[partition]
-
-
-class LegacyExecutor:
-    """Adapts today's Executor (reports and follow-ups read off it after the call) to the sink's
-    ``PlanExecutor``. Goes once delivery returns them itself (issue 21, delivery composed)."""
-
-    def __init__(self, executor: Any) -> None:
-        self._executor = executor
-
-    async def execute(self, plan: Any, *, event_time: int | None = None, unknown_user: bool = False) -> Any:
-        from streams.errors import ContactPendingError
-
-        try:
-            reports = await self._executor.execute(plan, event_time=event_time, unknown_user=unknown_user)
-        except ContactPendingError as pending:
-            raise ContactPendingError(
-                pending.reason or "contact_not_found",
-                pending.message,
-                operation_index=pending.operation_index,
-                reports=tuple(self._executor.reports),
-                follow_ups=tuple(self._executor.take_follow_ups()),
-            ) from pending
-        return _Delivered(tuple(reports), tuple(self._executor.take_follow_ups()))
-
-    def is_known(self, user_key: str) -> bool:
-        return bool(self._executor.is_known(user_key))
-
-
-class _Delivered:
-    def __init__(self, reports: tuple[Any, ...], follow_ups: tuple[Any, ...]) -> None:
-        self.reports = reports
-        self.follow_ups = follow_ups

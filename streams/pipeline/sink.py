@@ -26,7 +26,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from streams.deadletter import dead_letter_for_delivery, dead_letter_for_report
-from streams.delivery import NEEDS_CONTACT
+from streams.delivery import NEEDS_CONTACT, Delivered
 from streams.errors import ContactPendingError, DeliveryError
 from streams.mapping import Action, Plan, Report
 from streams.observability import metrics
@@ -45,11 +45,6 @@ CONTACT_PROOF = (NEEDS_CONTACT - {Action.ALIAS}) | {
     Action.ENSURE_LEAD,
     Action.LEARN_CONTACT,
 }
-
-
-class Delivered(Protocol):
-    reports: tuple[Report, ...]
-    follow_ups: tuple[Plan, ...]
 
 
 class PlanExecutor(Protocol):

@@ -8,7 +8,7 @@ from typing import Any
 
 from streams.events import decode_raw_event
 from streams.observability import metrics
-from streams.observability.health import HEALTH
+from streams.observability.health import HealthState
 from streams.registry.client import client_from_settings
 from streams.registry.wire import TroubleHooks, WireDecoder, is_wire_format
 
@@ -25,14 +25,23 @@ class InputDecoder:
         return decode_raw_event(value, headers)
 
 
-def _trouble(message: str) -> None:
-    HEALTH.schema_registry(message)
-    metrics.schema_registry_pause()
+class RegistryHealth:
+    """A registry episode turns the worker's readiness red (and is counted) until it ends."""
+
+    def __init__(self, health: HealthState) -> None:
+        self._health = health
+
+    def trouble(self, message: str) -> None:
+        self._health.schema_registry(message)
+        metrics.schema_registry_pause()
+
+    def recovered(self, waited_s: float) -> None:
+        self._health.schema_registry(None)
 
 
-def input_decoder(settings: Any) -> InputDecoder:
+def input_decoder(settings: Any, health: HealthState) -> InputDecoder:
     client = client_from_settings(settings)
     if client is None:
         return InputDecoder(None)
-    hooks = TroubleHooks(_trouble, lambda _waited: HEALTH.schema_registry(None))
-    return InputDecoder(WireDecoder(client, hooks))
+    registry_health = RegistryHealth(health)
+    return InputDecoder(WireDecoder(client, TroubleHooks(registry_health.trouble, registry_health.recovered)))

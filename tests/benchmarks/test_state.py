@@ -56,7 +56,7 @@ async def sample_entry() -> tuple[str, dict[str, Any]]:
         {"type": "group", "userId": user, "groupId": "acme-ltd", "timestamp": 1_760_000_001,
          "traits": {"name": "Acme Ltd"}},
     ):  # fmt: skip
-        assert await executor.execute(plan_event(parse_event(raw))) == []
+        assert (await executor.execute(plan_event(parse_event(raw)))).reports == ()
     await client.aclose()
     return user, contacts[user]
 

@@ -464,6 +464,50 @@ def test_a_two_minute_intercom_outage_pauses_delivery_and_dead_letters_nothing(
     print(f"calls that failed during the outage: {failed_calls} (probes, not dead letters)")
 
 
+# -- 4c. an Intercom brownout ---------------------------------------------------------------------
+
+
+@pytest.mark.timeout(480)
+def test_a_brownout_pauses_delivery_once_and_loses_nothing(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """Issue 24: every call faulted for 70 s (60 % 5xx, 20 % slow successes, 10 % timeouts, 10 %
+    dropped connections) with a 20 s horizon, on two workers. The slow successes used to end the
+    outage episode again and again while every event's horizon ran: 3 valid events dead-lettered."""
+    users = [f"brn-{i:02d}" for i in range(20)]
+    tracks = 6
+    events = stories(users, tracks)  # 140 events
+    before, during = events[:40], events[40:]
+    with (
+        own_emulator(tmp_path, "--seed", "24", "--rate-limit", "off") as emulator,
+        # The timeout is above the slowest slow answer (1.5 s), far below a stall (30 s).
+        pipeline_on(
+            kafka_bootstrap, emulator, tmp_path, request_timeout_s="2", retry_horizon_s="20"
+        ) as pipeline,
+    ):
+        pipeline.start()
+        pipeline.start()
+        pipeline.publish(before)
+        wait_for(lambda: len(emulator.requests()) >= 20, "20 calls")
+        emulator.configure(fault_rate=1.0)
+        pipeline.publish(during)
+        time.sleep(70)
+        emulator.configure(fault_rate=0.0)
+        pipeline.wait_drained(len(events))
+        state, calls = emulator.state(), emulator.requests()
+        letters = pipeline.dead_letters()
+        logs = pipeline.logs()
+
+    statuses = Counter(c["status"] for c in calls)
+    assert sum(n for s, n in statuses.items() if s >= 500) >= 20 and statuses[0] >= 1, statuses
+    assert letters == [], [(d["reason"], d["message"][:120]) for d in letters]
+    assert_every_event_once(state, users, tracks)
+    assert_per_user_order(calls, users, tracks)
+    paused = logs.count("delivery paused: Intercom is failing across requests")
+    resumed = logs.count("delivery resumed: Intercom answers again")
+    # One episode per worker; a second only if five probes in a row happened to succeed (p = 0.2^5).
+    assert 1 <= paused <= 4 and resumed == paused, (paused, resumed)
+    print(f"brownout: {dict(statuses)}; {paused} pause episode(s) over two workers")
+
+
 # -- 5. the token's secrecy -------------------------------------------------------------------------
 
 

@@ -3,8 +3,9 @@
 Each run, on 127.0.0.1 only: a fresh Kafka broker, an emulator with seeded faults (5xx, slow answers,
 stalls, dropped connections), two workers on 4 partitions; ~2,400 events (identify, tracks and a
 group for 200 users) plus garbage records; then, within about 100 s, 6-10 kill -9 of a random worker
-(replaced after 1-3 s) and one broker restart on the same ports. When all is processed, from what the
-emulator saw and the dead-letter topic:
+(replaced after 1-3 s) and one broker restart on the same ports; with ``--brownout`` also 70 s of
+every call faulted (a retry horizon of 20 s: nothing may be dead-lettered for it). When all is
+processed, from what the emulator saw and the dead-letter topic:
 
 - lost:        events, contacts or company attaches missing in Intercom, valid events dead-lettered,
                garbage records not dead-lettered
@@ -49,6 +50,8 @@ TRACKS = 10
 GARBAGE = 20
 PARTITIONS = "4"
 SESSION_TIMEOUT_S = "10"
+FAULT_RATE = 0.05
+BROWNOUT_S = 70.0  # --brownout: every call faulted this long, with a 20 s retry horizon
 
 
 @dataclass
@@ -157,7 +160,22 @@ def check(state: dict[str, Any], calls: list[dict[str, Any]], letters: list[dict
     )
 
 
-def one_run(seed: int, workdir: Path, static: bool = False) -> RunResult:
+def brownout(admin: EmulatorAdmin, result: RunResult, at_s: float) -> threading.Timer:
+    """Every call faulted for BROWNOUT_S from ``at_s`` (5xx, slow successes, stalls, drops), then the
+    usual 5 % again."""
+
+    def end() -> None:
+        admin.configure(fault_rate=FAULT_RATE)
+
+    def begin() -> None:
+        admin.configure(fault_rate=1.0)
+        threading.Timer(BROWNOUT_S, end).start()
+
+    result.timeline.append(f"brownout {at_s:.0f}-{at_s + BROWNOUT_S:.0f}s")
+    return threading.Timer(at_s, begin)
+
+
+def one_run(seed: int, workdir: Path, static: bool = False, browned: bool = False) -> RunResult:
     rng = random.Random(seed)
     kills = rng.randint(6, 10)
     result = RunResult(seed, kills)
@@ -166,7 +184,8 @@ def one_run(seed: int, workdir: Path, static: bool = False) -> RunResult:
     lines = events_for(users)
     with LocalKafka() as kafka:
         emulator_child = EmulatorServer(
-            workdir / "emulator.log", ["--seed", str(seed), "--fault-rate", "0.05", "--rate-limit", "off"],
+            workdir / "emulator.log",
+            ["--seed", str(seed), "--fault-rate", str(FAULT_RATE), "--rate-limit", "off"],
             token=TOKEN,
         )  # fmt: skip
         url = emulator_child.base_url
@@ -175,6 +194,7 @@ def one_run(seed: int, workdir: Path, static: bool = False) -> RunResult:
             kafka.bootstrap, url, TOKEN, workdir / "data", app_id=f"soak-{seed}",
             partitions=PARTITIONS, consumer_session_timeout_s=SESSION_TIMEOUT_S,
             rate_limit="100000/10s", request_timeout_s="5",
+            **({"retry_horizon_s": "20"} if browned else {}),
         )  # fmt: skip
         settings = settings_from_env(env)
         workers: list[Child] = []
@@ -205,8 +225,11 @@ def one_run(seed: int, workdir: Path, static: bool = False) -> RunResult:
 
             restart = threading.Timer(restart_at, restart_broker)
             result.timeline.append(f"broker down {restart_at:.0f}-{restart_at + downtime:.0f}s")
+            browning = brownout(admin, result, rng.uniform(5, 25)) if browned else None
             began, wall_began = time.monotonic(), time.time()
             restart.start()
+            if browning is not None:
+                browning.start()
             for moment in moments:
                 time.sleep(max(0.0, began + moment - time.monotonic()))
                 victim = alive.pop(rng.randrange(len(alive)))
@@ -215,6 +238,9 @@ def one_run(seed: int, workdir: Path, static: bool = False) -> RunResult:
                 time.sleep(rng.uniform(1, 3))
                 alive.append(spawn(slots[victim]))
             restart.join()
+            if browning is not None:
+                browning.join()
+                time.sleep(max(0.0, began + 25 + BROWNOUT_S - time.monotonic()))
             asyncio.run(wait_until_drained(settings, len(lines)))
             time.sleep(2)  # the last commits
             state, calls = admin.state(), admin.requests()
@@ -243,6 +269,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="static group membership: a replacement keeps the killed one's id",
     )
+    parser.add_argument(
+        "--brownout",
+        action="store_true",
+        help=f"and a brownout: every call faulted for {BROWNOUT_S:.0f} s mid-run, retry horizon 20 s",
+    )
     args = parser.parse_args(argv)
     first = args.seed if args.seed is not None else random.randrange(1 << 20)
     results = []
@@ -252,10 +283,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep is not None:
             workdir = args.keep / f"run-{first + n}"
             workdir.mkdir(parents=True, exist_ok=True)
-            result = one_run(first + n, workdir, args.static)
+            result = one_run(first + n, workdir, args.static, args.brownout)
         else:
             with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-                result = one_run(first + n, Path(tmp), args.static)
+                result = one_run(first + n, Path(tmp), args.static, args.brownout)
         results.append(result)
         print(f"{n + 1:>4} {result.seed:>8} {result.kills:>5} {result.lost:>5} {result.misordered:>6} "
               f"{result.replayed:>8} {result.replayed / result.kills:>8.1f} {result.stall_s:>7.1f} "

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import structlog
 
-from streams.observability import HEALTH
+from streams.delivery.outage import OutageDetector
+from streams.observability import HealthState
 
 
 @pytest.fixture
-def joined_health() -> Iterator[None]:
-    """A worker that has joined its group, with default logging: each pause test starts healthy."""
+def health() -> HealthState:
+    """A worker's health after it joined its group, with default logging: each test starts healthy."""
     structlog.reset_defaults()
-    HEALTH.reset()
-    HEALTH.partitions_assigned(1)
-    yield
-    HEALTH.reset()
+    state = HealthState()
+    state.partitions_assigned(1)
+    return state
+
+
+@pytest.fixture
+def outage(health: HealthState) -> OutageDetector:
+    """The worker's outage detector, with default settings."""
+    return OutageDetector(health=health)

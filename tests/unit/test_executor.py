@@ -129,7 +129,7 @@ async def test_search_prefers_the_external_id_match() -> None:
     }
     intercom = ScriptedIntercom({"POST /contacts/search": [(200, matches)]})
     contacts: dict[str, Any] = {}
-    found = await Executor(intercom, contacts, {}, FAST).resolve_contact(
+    found = await Executor(intercom, contacts, {}, FAST).contacts.resolve(
         "u1", ContactRef(user_id="u1", email="A@x.io")
     )
     assert found == "c1" and contacts["u1"]["id"] == "c1"
@@ -393,7 +393,7 @@ async def test_unknown_user_is_created_when_the_policy_says_create() -> None:
     assert intercom.routes == ["POST /events", "POST /contacts", "POST /events"]
     assert intercom.calls[1][2] == {"role": "user", "external_id": "u1"}
     assert intercom.calls[2][2] == intercom.calls[0][2]
-    assert executor.contacts["u1"]["id"] == "c1" and fake.slept == []
+    assert executor.contacts.table["u1"]["id"] == "c1" and fake.slept == []
 
 
 async def test_create_policy_parks_while_intercom_does_not_know_the_new_contact_yet() -> None:
@@ -415,7 +415,7 @@ async def test_create_policy_uses_the_contact_intercom_names_on_conflict() -> No
     executor, _ = held(intercom, unknown_user_policy="create")
     await executor.execute(plan(TRACK))
     assert intercom.routes == ["POST /events", "POST /contacts", "POST /events"]
-    assert executor.contacts["u1"]["id"] == "c9"
+    assert executor.contacts.table["u1"]["id"] == "c9"
 
 
 async def test_event_of_a_lead_gone_from_intercom_is_not_held() -> None:
@@ -460,8 +460,8 @@ async def test_concurrent_plans_on_one_executor_keep_their_own_reports() -> None
     second = asyncio.create_task(executor.execute(quiet))
     await asyncio.sleep(0.01)
     release.set()
-    assert [r.reason for r in await first] == ["metadata_trimmed"]
-    assert await second == []
+    assert [r.reason for r in (await first).reports] == ["metadata_trimmed"]
+    assert (await second).reports == ()
 
 
 async def test_a_late_identify_never_overwrites_a_newer_value() -> None:

@@ -11,6 +11,7 @@ from streams.delivery import Executor
 from streams.delivery.attributes import AttributeCache
 from streams.delivery.executor import DeliveryOptions, fingerprint
 from streams.errors import DeliveryError, RejectedError
+from streams.mapping.plan import Plan, Report
 from streams.settings import load_settings
 from tests.unit.test_executor import CONTACT, EMPTY, FAST, ScriptedIntercom, error_list, plan
 
@@ -34,6 +35,11 @@ def created(name: str) -> tuple[int, Any]:
 
 def refusal(message: str) -> tuple[int, Any]:
     return 400, error_list("parameter_invalid", message)
+
+
+async def reports_of(run: Executor, work: Plan) -> list[Report]:
+    """The reports of ``work``'s delivery."""
+    return list((await run.execute(work)).reports)
 
 
 def executor(intercom: ScriptedIntercom, clock: Clock, **kwargs: Any) -> Executor:
@@ -82,7 +88,7 @@ async def test_a_refused_create_drops_only_that_attribute_and_reports_it(message
         }
     )
     run = executor(intercom, Clock())
-    reports = await run.execute(identify("u1", score=5, colour="green"))
+    reports = await reports_of(run, identify("u1", score=5, colour="green"))
     assert intercom.routes == [
         "GET /data_attributes?model=contact",
         "POST /data_attributes",  # colour (sorted first): refused
@@ -113,11 +119,11 @@ async def test_a_token_that_may_not_create_attributes_drops_them_and_does_not_pa
         }
     )
     run = executor(intercom, Clock())
-    (report,) = await run.execute(identify("u1", colour="green"))
+    (report,) = await reports_of(run, identify("u1", colour="green"))
     (written,) = contact_writes(intercom)
     assert "custom_attributes" not in written and written["external_id"] == "u1"
     assert report.reason == "attributes_dropped" and "may not create data attributes" in report.message
-    (second,) = await run.execute(identify("u2", colour="blue"))  # remembered: not asked again
+    (second,) = await reports_of(run, identify("u2", colour="blue"))  # remembered: not asked again
     assert intercom.routes.count("POST /data_attributes") == 1 and second.reason == "attributes_dropped"
 
 
@@ -135,7 +141,7 @@ async def test_a_refused_name_is_not_asked_again_on_every_event() -> None:
     await run.execute(identify("u1", colour="green"))
     before = len(intercom.calls)
     clock.now += 61  # past the miss refresh: the list is read again, but no create is tried
-    (report,) = await run.execute(identify("u2", colour="blue"))
+    (report,) = await reports_of(run, identify("u2", colour="blue"))
     assert intercom.routes[before:] == ["GET /data_attributes?model=contact", "POST /contacts"]
     assert report.details == {"target": "contact", "values": {"colour": "blue"}}
     assert "refused" in report.message
@@ -159,7 +165,7 @@ async def test_a_name_created_meanwhile_elsewhere_is_kept_not_dropped() -> None:
             "POST /contacts": [(200, CONTACT)],
         }
     )
-    reports = await executor(intercom, Clock()).execute(identify("u1", colour="green"))
+    reports = await reports_of(executor(intercom, Clock()), identify("u1", colour="green"))
     assert reports == []
     assert contact_writes(intercom)[0]["custom_attributes"] == {"colour": "green"}
 
@@ -179,8 +185,9 @@ async def test_the_company_model_falls_back_the_same_way() -> None:
         }
     )
     run = executor(intercom, Clock(), contacts={"u1": {"id": "c1", "role": "user"}})
-    (report,) = await run.execute(
-        plan({"type": "group", "userId": "u1", "groupId": "acme", "traits": {"name": "A", "tier": "gold"}})
+    (report,) = await reports_of(
+        run,
+        plan({"type": "group", "userId": "u1", "groupId": "acme", "traits": {"name": "A", "tier": "gold"}}),
     )
     upsert = next(body for method, path, body in intercom.calls if path == "/companies")
     assert upsert == {"name": "A", "company_id": "acme"}
@@ -198,7 +205,7 @@ async def test_a_create_that_keeps_failing_transiently_still_lets_the_write_go_o
         }
     )
     run = executor(intercom, Clock())
-    (report,) = await run.execute(identify("u1", plan="pro", colour="green"))
+    (report,) = await reports_of(run, identify("u1", plan="pro", colour="green"))
     assert intercom.routes.count("POST /data_attributes") == 2 * FAST.max_attempts
     assert "custom_attributes" not in contact_writes(intercom)[0]
     assert report.details == {"target": "contact", "values": {"colour": "green", "plan": "pro"}}
@@ -224,7 +231,7 @@ async def test_an_attribute_the_cache_believed_in_and_intercom_refuses_to_create
             ],
         }
     )
-    (report,) = await executor(intercom, Clock()).execute(identify("u1", plan="pro"))
+    (report,) = await reports_of(executor(intercom, Clock()), identify("u1", plan="pro"))
     first, second = contact_writes(intercom)
     assert first["custom_attributes"] == {"plan": "pro"} and "custom_attributes" not in second
     assert report.details == {"target": "contact", "values": {"plan": "pro"}}
@@ -245,7 +252,7 @@ async def test_detach_of_an_unknown_company_finds_it_with_one_lookup(shape: str)
     contacts: dict[str, Any] = {"u1": {**KNOWN_USER, "companies": ["acme & co", "other"]}}
     companies: dict[str, Any] = {}
     run = executor(intercom, Clock(), contacts=contacts, companies=companies)
-    assert await run.execute(plan(DETACH)) == []
+    assert await reports_of(run, plan(DETACH)) == []
     assert intercom.routes == [LOOKUP, "DELETE /contacts/c1/companies/k1"]
     assert companies["acme & co"]["id"] == "k1"  # learned: the next detach needs no lookup
     assert contacts["u1"]["companies"] == ["other"]
@@ -265,7 +272,7 @@ async def test_detach_of_a_company_intercom_does_not_know_is_a_no_op(answer: tup
     contacts: dict[str, Any] = {"u1": dict(KNOWN_USER)}
     companies: dict[str, Any] = {}
     run = executor(intercom, Clock(), contacts=contacts, companies=companies)
-    assert await run.execute(plan(DETACH)) == []
+    assert await reports_of(run, plan(DETACH)) == []
     assert intercom.routes == [LOOKUP]  # one lookup, no DELETE
     assert companies == {} and contacts["u1"] == KNOWN_USER
 
@@ -284,7 +291,9 @@ async def test_detach_of_a_company_not_attached_any_more_is_done() -> None:
             "DELETE /contacts/c1/companies/k1": [(404, error_list("company_not_found", "Company Not Found"))],
         }
     )
-    assert await executor(intercom, Clock(), contacts={"u1": dict(KNOWN_USER)}).execute(plan(DETACH)) == []
+    assert (
+        await reports_of(executor(intercom, Clock(), contacts={"u1": dict(KNOWN_USER)}), plan(DETACH)) == []
+    )
 
 
 # -- Intercom's own 422 on a new event name -------------------------------------------------------------

@@ -174,7 +174,7 @@ async def deliver(plans: list[Plan]) -> WireRecorder:
     try:
         for plan in plans:
             try:
-                reports = await executor.execute(plan)
+                reports = (await executor.execute(plan)).reports
             except IntercomStreamError:  # refused by Intercom, pending contact: the project's own
                 continue
             for report in reports:

@@ -118,7 +118,7 @@ async def test_transient_failures_back_off_with_full_jitter_then_carry_the_histo
     policy = RetryPolicy(max_attempts=5, base_delay_s=1.0, max_delay_s=5.0)
     executor = Executor(client.request, {}, {}, policy, sleep=sleep)
     with pytest.raises(RetryableDeliveryError) as caught:
-        await executor._request("POST", "/events", {"event_name": "e", "user_id": "u1"})
+        await executor.calls.request("POST", "/events", {"event_name": "e", "user_id": "u1"})
     error = caught.value
     assert [a.outcome for a in error.history] == ["ReadTimeout", "503", "ConnectError", "408", "500"]
     assert error.attempts == 5 and error.status == 500

@@ -61,10 +61,10 @@ async def test_merge_of_an_unknown_visitor_makes_no_call() -> None:
 async def test_alias_of_a_known_user_moves_the_external_id() -> None:
     intercom = ScriptedIntercom({"PUT /contacts/U1": [(200, {**USER, "external_id": "u2"})]})
     contacts: dict[str, Any] = {"u1": {"id": "U1", "role": "user"}}
-    reports = await Executor(intercom, contacts, {}, FAST).execute(
+    delivered = await Executor(intercom, contacts, {}, FAST).execute(
         plan({"type": "alias", "previousId": "u1", "userId": "u2"})
     )
-    assert reports == [] and intercom.calls == [("PUT", "/contacts/U1", {"external_id": "u2"})]
+    assert delivered.reports == () and intercom.calls == [("PUT", "/contacts/U1", {"external_id": "u2"})]
     assert "u1" not in contacts
 
 
@@ -81,8 +81,8 @@ async def test_alias_teaches_the_new_id_its_contact() -> None:
     intercom = ScriptedIntercom({"PUT /contacts/C1": [(200, {"id": "C1", "role": "user"})]})
     contacts: dict[str, Any] = {"old": {"id": "C1", "role": "user"}}
     executor = Executor(intercom, contacts, {}, FAST)
-    await executor.execute(plan({"type": "alias", "previousId": "old", "userId": "new"}))
-    (follow,) = executor.take_follow_ups()
+    delivered = await executor.execute(plan({"type": "alias", "previousId": "old", "userId": "new"}))
+    (follow,) = delivered.follow_ups
     assert follow.user_key == "new" and follow.operations[0].body == {"id": "C1"}
     await executor.execute(follow)  # on the new id's partition: no call, the contact is known
     assert contacts["new"]["id"] == "C1" and "old" not in contacts and intercom.routes == ["PUT /contacts/C1"]

@@ -14,10 +14,11 @@ import httpx
 import pytest
 import structlog
 
+from streams.delivery.outage import OutageDetector
 from streams.delivery.retry import RetryPolicy, with_retries
 from streams.errors import NotFoundError, RetryableDeliveryError
 from streams.intercom import IntercomClient, SlidingWindowLimiter
-from streams.observability import HEALTH, metrics
+from streams.observability import HealthState, metrics
 from streams.observability.install import broker_problem, consumer_lag
 from streams.observability.logs import configure_logging, redact_text, resolve_format
 from tests.unit.metrics_sample import sample
@@ -25,21 +26,16 @@ from tests.unit.metrics_sample import sample
 TOKEN = "tok_unit_secret_9d8e7f"
 
 
-@pytest.fixture(autouse=True)
-def fresh_health() -> Iterator[None]:
-    HEALTH.reset()
-    yield
-    HEALTH.reset()
-
-
-def client_answering(*responses: httpx.Response) -> IntercomClient:
+def client_answering(*responses: httpx.Response, health: HealthState | None = None) -> IntercomClient:
     queue = list(responses)
 
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.headers["Authorization"] == f"Bearer {TOKEN}"
         return queue.pop(0)
 
-    return IntercomClient("https://intercom.test", TOKEN, "2.10", transport=httpx.MockTransport(handler))
+    return IntercomClient(
+        "https://intercom.test", TOKEN, "2.10", transport=httpx.MockTransport(handler), health=health
+    )
 
 
 async def no_sleep(_: float) -> None:
@@ -84,7 +80,8 @@ def test_requests_are_counted_and_timed_by_templated_endpoint_and_status() -> No
     assert sample("intercom_stream_in_flight_requests") == 0
 
 
-def test_429s_and_retries_are_counted() -> None:
+def test_429s_and_retries_are_counted(health: HealthState) -> None:
+    state: dict[str, Any] = {"outage": OutageDetector(health=health), "health": health}
     limited_before = sample("intercom_stream_rate_limited_total")
     retries_before = sample("intercom_stream_retries_total")
     client = client_answering(
@@ -95,7 +92,9 @@ def test_429s_and_retries_are_counted() -> None:
     )
 
     async def scenario() -> None:
-        await with_retries(lambda: client.request("POST", "/contacts/search", {}), RetryPolicy(), no_sleep)
+        await with_retries(
+            lambda: client.request("POST", "/contacts/search", {}), RetryPolicy(), no_sleep, **state
+        )
         calls = iter([RetryableDeliveryError("boom", status=503), None])
 
         async def flaky() -> None:
@@ -103,35 +102,40 @@ def test_429s_and_retries_are_counted() -> None:
             if error:
                 raise error
 
-        await with_retries(flaky, RetryPolicy(), no_sleep)
+        await with_retries(flaky, RetryPolicy(), no_sleep, **state)
 
     asyncio.run(scenario())
     assert sample("intercom_stream_rate_limited_total") == limited_before + 1
     assert sample("intercom_stream_retries_total") == retries_before + 1
 
 
-def test_a_refused_token_pauses_readiness_until_a_call_succeeds() -> None:
-    HEALTH.partitions_assigned(3)
-    assert HEALTH.ready()[0]
+def test_a_refused_token_pauses_readiness_until_a_call_succeeds(health: HealthState) -> None:
+    health.partitions_assigned(3)
+    assert health.ready()[0]
     client = client_answering(
         httpx.Response(401, json={"errors": [{"code": "unauthorized", "message": "Access Token Invalid"}]}),
         httpx.Response(200, json={"data": []}),
+        health=health,
     )
     seen: list[tuple[bool, dict[str, Any]]] = []
 
     async def record_health(_: float) -> None:
-        seen.append(HEALTH.ready())
+        seen.append(health.ready())
 
     async def scenario() -> None:
         await with_retries(
-            lambda: client.request("POST", "/contacts/search", {}), RetryPolicy(), record_health
+            lambda: client.request("POST", "/contacts/search", {}),
+            RetryPolicy(),
+            record_health,
+            outage=OutageDetector(health=health),
+            health=health,
         )
 
     asyncio.run(scenario())
     ok, body = seen[0]
     assert not ok and body["delivery_paused"] is True
     assert any("refused the token (401)" in reason for reason in body["reasons"])
-    assert HEALTH.ready()[0]  # the retry succeeded: green again
+    assert health.ready()[0]  # the retry succeeded: green again
 
 
 def test_event_and_dead_letter_counters() -> None:
@@ -184,18 +188,19 @@ def test_consumer_lag_is_highwater_minus_committed_for_source_topics() -> None:
 
 
 def test_readiness_reasons() -> None:
-    ok, body = HEALTH.ready()
+    health = HealthState()  # not yet joined
+    ok, body = health.ready()
     assert not ok and "not yet joined" in body["reasons"][0]
-    HEALTH.partitions_assigned(0)  # joined with nothing to do (more replicas than partitions) is ready
-    assert HEALTH.ready()[0]
-    HEALTH.broker("no open connection to any Kafka broker")
-    ok, body = HEALTH.ready()
+    health.partitions_assigned(0)  # joined with nothing to do (more replicas than partitions) is ready
+    assert health.ready()[0]
+    health.broker("no open connection to any Kafka broker")
+    ok, body = health.ready()
     assert not ok and body["broker_reachable"] is False and "Kafka broker unreachable" in body["reasons"][0]
-    assert HEALTH.live()[0]  # an unreachable broker is not a reason to restart the pod
-    HEALTH.broker(None)
-    assert HEALTH.ready()[0]
+    assert health.live()[0]  # an unreachable broker is not a reason to restart the pod
+    health.broker(None)
+    assert health.ready()[0]
     crashed = SimpleNamespace(crashed=True, crash_reason=RuntimeError("agent died"))
-    assert not HEALTH.live(crashed)[0] and not HEALTH.ready(crashed)[0]
+    assert not health.live(crashed)[0] and not health.ready(crashed)[0]
 
 
 def test_broker_problem_from_the_consumer_connections() -> None:

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.delivery import Delivered
 from streams.errors import ContactPendingError, RejectedError
 from streams.mapping import Action, Operation, Plan, Report
 from streams.pipeline.output import DeadLetters
@@ -46,10 +47,7 @@ class FakeOutput:
         return [codec.decode(s.value) for s in self.sent if s.topic == "dead-letters"]
 
 
-@dataclass
-class Outcome:
-    reports: tuple[Report, ...] = ()
-    follow_ups: tuple[Plan, ...] = ()
+Outcome = Delivered
 
 
 @dataclass

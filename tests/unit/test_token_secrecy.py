@@ -17,12 +17,13 @@ from structlog.testing import capture_logs
 
 from streams.deadletter.records import SourceRecord, dead_letter_for_delivery
 from streams.delivery import Executor
+from streams.delivery.outage import OutageDetector
 from streams.delivery.retry import RetryPolicy, with_retries
 from streams.errors import AuthError, DeliveryError
 from streams.events import parse_event
 from streams.intercom import IntercomClient
 from streams.mapping import plan_event
-from streams.observability import HEALTH, metrics
+from streams.observability import HealthState, metrics
 
 TOKEN = "dG9rOjE2ZjM4YTQyXzk5YjJfNDFlN19hMGQ0X2YxZTJjM2Q0ZTVmNjoxOjA="  # Intercom tokens look like this
 SOURCE = SourceRecord("intercom-requests", 3, 42, b"u1", b'{"type":"track"}', 1)
@@ -34,9 +35,7 @@ Handler = Callable[[httpx.Request], httpx.Response]
 @pytest.fixture(autouse=True)
 def fresh_state() -> Iterator[None]:
     structlog.reset_defaults()
-    HEALTH.reset()
     yield
-    HEALTH.reset()
 
 
 def sent_with_token(answer: Handler) -> tuple[Handler, list[httpx.Request]]:
@@ -91,7 +90,9 @@ async def test_failed_deliveries_carry_no_token(answer: Handler, caplog: pytest.
     assert TOKEN not in metrics.exposition().decode()
 
 
-async def test_refused_token_leaves_no_trace_of_itself(caplog: pytest.LogCaptureFixture) -> None:
+async def test_refused_token_leaves_no_trace_of_itself(
+    caplog: pytest.LogCaptureFixture, health: HealthState
+) -> None:
     caplog.set_level(logging.DEBUG)
     answers = [401, 403, 200]
 
@@ -101,16 +102,24 @@ async def test_refused_token_leaves_no_trace_of_itself(caplog: pytest.LogCapture
         return httpx.Response(status, json=body)
 
     handler, seen = sent_with_token(answer)
-    client = IntercomClient("https://intercom.test", TOKEN, "2.10", transport=httpx.MockTransport(handler))
+    client = IntercomClient(
+        "https://intercom.test", TOKEN, "2.10", transport=httpx.MockTransport(handler), health=health
+    )
     with pytest.raises(AuthError) as caught:
         await client.request("POST", "/events", {})
     readiness: list[str] = []
 
     async def sleep(_: float) -> None:
-        readiness.append(json.dumps(HEALTH.ready()[1]))
+        readiness.append(json.dumps(health.ready()[1]))
 
     with capture_logs() as events:
-        await with_retries(lambda: client.request("POST", "/events", {}), RetryPolicy(), sleep)
+        await with_retries(
+            lambda: client.request("POST", "/events", {}),
+            RetryPolicy(),
+            sleep,
+            outage=OutageDetector(health=health),
+            health=health,
+        )
     await client.aclose()
 
     assert len(seen) == 3 and all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in seen)
