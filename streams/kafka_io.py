@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError
 
 from streams.errors import InvalidEventError
 from streams.events import decode_raw_event, parse_event
+from streams.kafka_bootstrap import wait_for_broker
 
 # A line is published byte for byte as read, even when it is not UTF-8 (the worker dead-letters it).
 _LINE_ERRORS = "surrogateescape"
@@ -205,12 +206,21 @@ async def iter_topic(
 
 
 async def first_offset_from(
-    bootstrap: str, topic: str, partition: int, offset: int, *, security: Mapping[str, Any] | None = None
+    bootstrap: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    *,
+    security: Mapping[str, Any] | None = None,
+    connect_timeout_s: float = 0.0,
 ) -> int | None:
     """The offset of the first record of a partition at or after ``offset`` (None: none there yet).
 
     Transaction markers and compacted-away records occupy offsets but are never delivered, so this
-    is how a consumer can tell such a gap from a record it lost."""
+    is how a consumer can tell such a gap from a record it lost. A broker restarting meanwhile is
+    waited for up to ``connect_timeout_s``."""
+    if connect_timeout_s > 0:
+        await wait_for_broker(bootstrap, connect_timeout_s, **(security or {}))
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **(security or {}))
     await consumer.start()
     try:
