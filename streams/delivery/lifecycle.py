@@ -10,10 +10,13 @@ from typing import Any
 from streams.delivery.calls import IntercomCalls
 from streams.delivery.contacts import ContactService
 from streams.delivery.core import DeliveryOptions, PlanContext, Table, forget
-from streams.errors import ContactPendingError, NotFoundError
+from streams.delivery.fold import UserFold
+from streams.errors import ConflictError, ContactPendingError, NotFoundError
 from streams.mapping.plan import Action, ContactRef, Operation, Plan
 
 log = logging.getLogger(__name__)
+
+MAX_FOLDS = 2  # contacts an alias folds at most before giving up (each is one early identify)
 
 
 class LifecycleService:
@@ -32,6 +35,7 @@ class LifecycleService:
         self._suppressed = suppressed
         self._options = options
         self._clock = clock
+        self._fold = UserFold(calls)
 
     async def _merge_into(self, user_key: str, lead_id: str, user_id: str) -> str | None:
         """Merge the lead known under ``user_key`` into the user; a lead Intercom already merged (or
@@ -97,9 +101,9 @@ class LifecycleService:
         contact_id = await self._contacts.resolve(user_key, ContactRef(user_id=user_key))
         if contact_id is not None:
             try:
-                await self._calls.request("PUT", f"/contacts/{contact_id}", {"external_id": new_id})
+                replaced = await self._move(ctx, contact_id, new_id)
                 forget(self._contacts.table, user_key)  # the old id names nobody now
-                self._learned(ctx, new_id, contact_id)
+                self._learned(ctx, new_id, contact_id, replaces=replaced)
                 return
             except NotFoundError:
                 forget(self._contacts.table, user_key)
@@ -109,13 +113,35 @@ class LifecycleService:
             f"alias {user_key!r} → {new_id!r}: no lead or user is known as {user_key!r}; nothing done",
         )
 
-    def _learned(self, ctx: PlanContext, user_key: str, contact_id: str) -> None:
-        """Tell ``user_key``'s partition that this contact is now its own: its parked work is released."""
-        ctx.follow_ups.append(Plan(user_key, "alias", (Operation(Action.LEARN_CONTACT, {"id": contact_id}),)))
+    async def _move(self, ctx: PlanContext, contact_id: str, new_id: str) -> str | None:
+        """Give old's contact the new external_id; when the new id already has a contact of its own
+        (its identify came first), that one is folded in (streams/delivery/fold.py) and its id
+        returned. A second early contact (an identify between the fold and the move) is folded too."""
+        body: dict[str, Any] = {"external_id": new_id}
+        folded: str | None = None
+        folds = 0
+        while True:
+            try:
+                await self._calls.request("PUT", f"/contacts/{contact_id}", body)
+                return folded
+            except ConflictError as conflict:
+                young = conflict.existing_id
+                if not young or young == contact_id or folds == MAX_FOLDS:
+                    raise
+            profile = await self._fold.fold(young, contact_id, new_id, alias_time=ctx.event_time)
+            body, folded, folds = {**profile, "external_id": new_id}, young, folds + 1
+
+    def _learned(self, ctx: PlanContext, user_key: str, contact_id: str, replaces: str | None = None) -> None:
+        """Tell ``user_key``'s partition that this contact is now its own: its parked work is released.
+        ``replaces``: the contact folded into it, which that partition may still name."""
+        body = {"id": contact_id} if replaces is None else {"id": contact_id, "replaces": replaces}
+        ctx.follow_ups.append(Plan(user_key, "alias", (Operation(Action.LEARN_CONTACT, body),)))
 
     async def learn_contact(self, ctx: PlanContext, user_key: str, operation: Operation) -> None:
-        """The contact became ``user_key``'s elsewhere (an alias on previousId's partition)."""
-        if not (self._contacts.table.get(user_key) or {}).get("id"):
+        """The contact became ``user_key``'s elsewhere (an alias on previousId's partition); an entry
+        naming the contact folded into it is replaced (fresh: the next identify sends everything)."""
+        known = (self._contacts.table.get(user_key) or {}).get("id")
+        if not known or known == operation.body.get("replaces"):
             self._contacts.table[user_key] = {
                 "id": str(operation.body["id"]),
                 "role": "user",
