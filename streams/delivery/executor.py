@@ -108,6 +108,7 @@ class Executor:
             Action.TAG_CONTACT: self.tags.tag,
             Action.UNTAG_CONTACT: self.tags.untag,
             Action.LEARN_CONTACT: self.lifecycle.learn_contact,
+            Action.FOLD_CONTACT: self.lifecycle.fold_contact,
         }
 
     async def execute(

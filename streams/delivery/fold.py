@@ -3,14 +3,17 @@
 Intercom merges only a lead into a user (``POST /contacts/merge``); two users cannot be merged, and a
 user cannot become a lead again. When ``identify(userId=new)`` reaches its partition before
 ``alias(previousId=old, userId=new)`` is applied, it creates a second user for ``new``, and the alias's
-move (``PUT {external_id: new}`` on old's contact) answers 409 naming it. The alias then folds that
-young contact into old's, which survives: old's contact carries the person's history, including what
-no API call can move (conversations, notes); the young one holds only what this stream sent since
-(profile, events, companies, tags), which can all be sent again. In order, each step safe to redo
-after a crash: its events are posted to the survivor (by Intercom id: Intercom ignores a repeat of
-the same name and created_at), its companies and tags attached, then it is deleted (404 counts as
-done), and the survivor takes the new external_id with the young contact's profile on top (it came
-from ``new``'s identify, the later one).
+move (``PUT {external_id: new}`` on old's contact) answers 409 naming it. That young contact is then
+folded into old's, which survives: old's contact carries the person's history, including what no API
+call can move (conversations, notes); the young one holds only what this stream sent since (profile,
+events, companies, tags), which can all be sent again.
+
+The fold runs on the new id's partition (a follow-up of the alias), in line with the new id's other
+records, so no event of ``new`` lands on the young contact while it is emptied. In order, each step
+safe to redo after a crash: its events are posted to the survivor (by Intercom id: Intercom ignores a
+repeat of the same name and created_at), its companies and tags attached, then it is deleted (404
+counts as done); the caller's move then gives the survivor the new external_id and the young
+contact's profile on top (it came from ``new``'s identify, the later one).
 
 A contact for ``new`` created more than ``RACE_WINDOW_S`` before the alias happened is not young: it
 is an established person, and deleting it could lose conversations. That alias is refused

@@ -16,8 +16,6 @@ from streams.mapping.plan import Action, ContactRef, Operation, Plan
 
 log = logging.getLogger(__name__)
 
-MAX_FOLDS = 2  # contacts an alias folds at most before giving up (each is one early identify)
-
 
 class LifecycleService:
     """Leads and their merge, alias, deletion and suppression."""
@@ -101,9 +99,9 @@ class LifecycleService:
         contact_id = await self._contacts.resolve(user_key, ContactRef(user_id=user_key))
         if contact_id is not None:
             try:
-                replaced = await self._move(ctx, contact_id, new_id)
+                young = await self._move(contact_id, new_id)
                 forget(self._contacts.table, user_key)  # the old id names nobody now
-                self._learned(ctx, new_id, contact_id, replaces=replaced)
+                self._learned(ctx, new_id, contact_id, young)
                 return
             except NotFoundError:
                 forget(self._contacts.table, user_key)
@@ -113,29 +111,38 @@ class LifecycleService:
             f"alias {user_key!r} → {new_id!r}: no lead or user is known as {user_key!r}; nothing done",
         )
 
-    async def _move(self, ctx: PlanContext, contact_id: str, new_id: str) -> str | None:
-        """Give old's contact the new external_id; when the new id already has a contact of its own
-        (its identify came first), that one is folded in (streams/delivery/fold.py) and its id
-        returned. A second early contact (an identify between the fold and the move) is folded too."""
-        body: dict[str, Any] = {"external_id": new_id}
-        folded: str | None = None
-        folds = 0
-        while True:
-            try:
-                await self._calls.request("PUT", f"/contacts/{contact_id}", body)
-                return folded
-            except ConflictError as conflict:
-                young = conflict.existing_id
-                if not young or young == contact_id or folds == MAX_FOLDS:
-                    raise
-            profile = await self._fold.fold(young, contact_id, new_id, alias_time=ctx.event_time)
-            body, folded, folds = {**profile, "external_id": new_id}, young, folds + 1
+    async def _move(self, contact_id: str, new_id: str) -> str | None:
+        """Give old's contact the new external_id. When the new id already has a contact of its own
+        (its identify came first), Intercom answers 409 naming it: that young contact is returned, to
+        be folded in on the new id's partition, in line with the new id's other work."""
+        try:
+            await self._calls.request("PUT", f"/contacts/{contact_id}", {"external_id": new_id})
+        except ConflictError as conflict:
+            if not conflict.existing_id or conflict.existing_id == contact_id:
+                raise
+            return conflict.existing_id
+        return None
 
-    def _learned(self, ctx: PlanContext, user_key: str, contact_id: str, replaces: str | None = None) -> None:
+    async def fold_contact(self, ctx: PlanContext, user_key: str, operation: Operation) -> None:
+        """On ``user_key``'s (the new id's) partition: its young contact goes into old's, which then
+        takes ``user_key`` as external_id, with the young contact's profile (streams/delivery/fold.py)."""
+        young, into = str(operation.body["young"]), str(operation.body["into"])
+        profile = await self._fold.fold(young, into, user_key, alias_time=ctx.event_time)
+        await self._calls.request("PUT", f"/contacts/{into}", {**profile, "external_id": user_key})
+
+    def _learned(self, ctx: PlanContext, user_key: str, contact_id: str, young: str | None = None) -> None:
         """Tell ``user_key``'s partition that this contact is now its own: its parked work is released.
-        ``replaces``: the contact folded into it, which that partition may still name."""
-        body = {"id": contact_id} if replaces is None else {"id": contact_id, "replaces": replaces}
-        ctx.follow_ups.append(Plan(user_key, "alias", (Operation(Action.LEARN_CONTACT, body),)))
+        ``young``: that key's own contact, to fold into this one there first (the fold runs in line
+        with the key's other records, so none of its events lands on the young contact meanwhile)."""
+        operations: tuple[Operation, ...]
+        if young is None:
+            operations = (Operation(Action.LEARN_CONTACT, {"id": contact_id}),)
+        else:
+            operations = (
+                Operation(Action.FOLD_CONTACT, {"young": young, "into": contact_id}),
+                Operation(Action.LEARN_CONTACT, {"id": contact_id, "replaces": young}),
+            )
+        ctx.follow_ups.append(Plan(user_key, "alias", operations))
 
     async def learn_contact(self, ctx: PlanContext, user_key: str, operation: Operation) -> None:
         """The contact became ``user_key``'s elsewhere (an alias on previousId's partition); an entry

@@ -18,10 +18,12 @@ import pytest
 from tests.integration.builders import identify, track
 from tests.integration.conftest import RunningPipeline
 from tests.integration.test_arrival_order_e2e import _publish_round_robin
+from tests.integration.test_observability import samples, with_web_port
 
 pytestmark = pytest.mark.integration
 
-PEOPLE = 3  # of each kind: an old id that is a user, and one that is an anonymous visitor
+# Three of each kind: an old id that is a user (u), and one that is an anonymous visitor's lead (v).
+PEOPLE_IDS = [f"{kind}{i}" for kind in "uv" for i in range(3)]
 
 
 def alias(previous: str, new: str, n: int) -> dict[str, Any]:
@@ -72,34 +74,41 @@ def _publish(pipeline: RunningPipeline, events: list[dict[str, Any]], keying: st
 def test_one_contact_per_person_whichever_arrives_first(
     pipeline: RunningPipeline, order: str, keying: str
 ) -> None:
+    port = with_web_port(pipeline)
     pipeline.start()
-    stories = [user_story(f"u{i}", order) for i in range(PEOPLE)]
-    stories += [visitor_story(f"v{i}", order) for i in range(PEOPLE)]
+    stories = [user_story(p, order) for p in PEOPLE_IDS if p.startswith("u")]
+    stories += [visitor_story(p, order) for p in PEOPLE_IDS if p.startswith("v")]
     published = 0
-    for step in range(3):  # the old ids' history, then the first of the two, then the other
-        events = [e for story in stories for e in story[step]]
+    # The old ids' history, then the first of the two, then the other, then a later identify of the
+    # new id (its partition's table must name the surviving contact: still one contact, no letter).
+    steps = [[e for story in stories for e in story[step]] for step in range(3)]
+    steps.append([identify(f"{p}-new", 6, name="Final Name", email=f"{p}@example.com") for p in PEOPLE_IDS])
+    for events in steps:
         _publish(pipeline, events, keying)
         published += len(events)
         pipeline.wait_drained(published)
 
     letters = pipeline.dead_letters()
     assert letters == [], json.dumps(letters[:3], default=str)[:2000]
+    # Nothing still waiting either (parked work is dead-lettered only at the end of its hold).
+    metrics = samples(port)
+    parked = sum(v for (name, _), v in metrics.items() if name == "intercom_stream_parked_total")
+    assert parked == metrics.get(("intercom_stream_released_total", ()), 0.0), "work left parked"
     state = pipeline.emulator.state()
     contacts = state["contacts"]
-    people = [f"u{i}" for i in range(PEOPLE)] + [f"v{i}" for i in range(PEOPLE)]
-    assert sorted(c["external_id"] for c in contacts) == sorted(f"{p}-new" for p in people), (
+    assert sorted(c["external_id"] for c in contacts) == sorted(f"{p}-new" for p in PEOPLE_IDS), (
         "one contact per person, holding the new id (no second contact, no lead left)"
     )
     by_new = {c["external_id"]: c for c in contacts}
     events_of: dict[str, list[str]] = {}
     for event in state["events"]:
         events_of.setdefault(event["intercom_user_id"], []).append(event["event_name"].lower())
-    for person in people:
+    for person in PEOPLE_IDS:
         contact = by_new[f"{person}-new"]
-        assert contact["role"] == "user" and contact["name"] == "New Name", contact
+        assert contact["role"] == "user" and contact["name"] == "Final Name", contact
         old_event = "before alias" if person.startswith("u") else "visited"
         assert sorted(events_of.get(contact["id"], [])) == sorted([old_event, "after alias"]), person
     # Each event once on the surviving contacts (the emulator keeps a deleted contact's events, under
     # its gone id; Intercom deletes them with it).
     kept = [e for e in state["events"] if e["intercom_user_id"] in {c["id"] for c in contacts}]
-    assert len(kept) == 2 * len(people), "each event once"
+    assert len(kept) == 2 * len(PEOPLE_IDS), "each event once"

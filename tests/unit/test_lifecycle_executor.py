@@ -191,8 +191,17 @@ async def test_alias_after_the_new_ids_identify_folds_that_contact_into_the_old_
     contacts: dict[str, Any] = {"old": {"id": "C1", "role": "user"}, "new": {"id": "C2", "role": "user"}}
     executor = Executor(intercom, contacts, {}, FAST)
     delivered = await executor.execute(alias_plan(), event_time=NOW)
-    assert intercom.routes == [
-        "PUT /contacts/C1", "GET /contacts/C2", EVENTS_OF_C2, "POST /events", "POST /contacts/C1/companies",
+    assert intercom.routes == ["PUT /contacts/C1"] and delivered.reports == () and "old" not in contacts
+    # The fold goes to the new id's partition, in line with that id's other records.
+    (follow,) = delivered.follow_ups
+    assert follow.user_key == "new"
+    assert [(op.action, op.body) for op in follow.operations] == [
+        (Action.FOLD_CONTACT, {"young": "C2", "into": "C1"}),
+        (Action.LEARN_CONTACT, {"id": "C1", "replaces": "C2"}),
+    ]
+    await executor.execute(follow, event_time=NOW)
+    assert intercom.routes[1:] == [
+        "GET /contacts/C2", EVENTS_OF_C2, "POST /events", "POST /contacts/C1/companies",
         "POST /contacts/C1/tags", "DELETE /contacts/C2", "PUT /contacts/C1",
     ]  # fmt: skip
     # The event moves by Intercom id (same name and created_at: a redo is ignored by Intercom).
@@ -201,36 +210,41 @@ async def test_alias_after_the_new_ids_identify_folds_that_contact_into_the_old_
     assert intercom.calls[-1][2] == {
         "external_id": "new", "email": "p@x.io", "name": "New", "custom_attributes": {"plan": "pro"},
     }  # fmt: skip
-    assert delivered.reports == () and "old" not in contacts
-    (follow,) = delivered.follow_ups
-    assert follow.user_key == "new" and follow.operations[0].body == {"id": "C1", "replaces": "C2"}
-    await executor.execute(follow)  # on the new id's partition: its entry now names the survivor
+    # The new id's entry now names the survivor (fresh: its next identify sends everything).
     assert contacts["new"] == {"id": "C1", "role": "user", "fingerprint": {}}
-    assert len(intercom.calls) == 8  # learning costs no call
+
+
+def fold_plan() -> Plan:
+    return Plan(
+        "new",
+        "alias",
+        (
+            Operation(Action.FOLD_CONTACT, {"young": "C2", "into": "C1"}),
+            Operation(Action.LEARN_CONTACT, {"id": "C1", "replaces": "C2"}),
+        ),
+    )
 
 
 async def test_a_redelivered_fold_finds_the_young_contact_gone_and_only_moves() -> None:
     intercom = ScriptedIntercom(
-        {
-            "PUT /contacts/C1": [CONFLICT_C2, (200, {"id": "C1", "role": "user"})],
-            "GET /contacts/C2": [NOT_FOUND],
-        }
+        {"GET /contacts/C2": [NOT_FOUND], "PUT /contacts/C1": [(200, {"id": "C1", "role": "user"})]}
     )
-    contacts: dict[str, Any] = {"old": {"id": "C1", "role": "user"}}
-    await Executor(intercom, contacts, {}, FAST).execute(alias_plan(), event_time=NOW)
-    assert intercom.routes == ["PUT /contacts/C1", "GET /contacts/C2", "PUT /contacts/C1"]
+    contacts: dict[str, Any] = {"new": {"id": "C1", "role": "user", "fingerprint": {"name": "n"}}}
+    await Executor(intercom, contacts, {}, FAST).execute(fold_plan(), event_time=NOW)
+    assert intercom.routes == ["GET /contacts/C2", "PUT /contacts/C1"]
     assert intercom.calls[-1][2] == {"external_id": "new"}
+    assert contacts["new"]["fingerprint"] == {"name": "n"}  # learned already: kept as it is
 
 
 async def test_an_established_contact_for_the_new_id_is_never_deleted() -> None:
     established = {**YOUNG, "created_at": NOW - 30 * 86400}
-    intercom = ScriptedIntercom({"PUT /contacts/C1": [CONFLICT_C2], "GET /contacts/C2": [(200, established)]})
-    contacts: dict[str, Any] = {"old": {"id": "C1", "role": "user"}}
+    intercom = ScriptedIntercom({"GET /contacts/C2": [(200, established)]})
+    contacts: dict[str, Any] = {"new": {"id": "C2", "role": "user"}}
     with pytest.raises(RejectedError) as caught:
-        await Executor(intercom, contacts, {}, FAST).execute(alias_plan(), event_time=NOW)
+        await Executor(intercom, contacts, {}, FAST).execute(fold_plan(), event_time=NOW)
     assert caught.value.reason == "alias_conflict"
-    assert intercom.routes == ["PUT /contacts/C1", "GET /contacts/C2"]  # nothing moved or deleted
-    assert contacts["old"]["id"] == "C1"
+    assert intercom.routes == ["GET /contacts/C2"]  # nothing moved or deleted
+    assert contacts["new"]["id"] == "C2"
 
 
 async def test_learning_keeps_an_entry_that_names_another_contact() -> None:
