@@ -35,7 +35,7 @@ from streams.deadletter import (
 from streams.deadletter.select import REPLAY_HEADER
 from streams.delivery import Executor
 from streams.delivery.attributes import AttributeCache
-from streams.delivery.executor import NEEDS_CONTACT
+from streams.delivery.executor import FOLLOW_UP_ACTIONS, NEEDS_CONTACT
 from streams.delivery.outage import OutageDetector
 from streams.delivery.retry import RetryPolicy
 from streams.errors import ContactPendingError, DeliveryError, InvalidEventError
@@ -461,7 +461,9 @@ def create_pipeline(settings: Settings) -> Pipeline:
         if request["event_type"] == PARK_EXPIRY:
             return await expire_parked(message.partition, request["user_key"])
         user = request["user_key"]
-        if delivered.already_done(done_requests.get(user), request):
+        # A follow-up carries the source position of another user's record: not tracked as done.
+        follow_up = {op["action"] for op in request["operations"]} <= FOLLOW_UP_ACTIONS
+        if not follow_up and delivered.already_done(done_requests.get(user), request):
             metrics.replay_avoided()  # planned again, or read again, after a kill: done before
             return []
         executor = executor_for(message.partition)
@@ -487,7 +489,8 @@ def create_pipeline(settings: Settings) -> Pipeline:
                 written += await release(message.partition, user)
         # Its dead letters on the broker first: a request remembered as done is never done again.
         await asyncio.gather(*written)
-        done_requests[user] = delivered.mark_done(done_requests.get(user), request)
+        if not follow_up:
+            done_requests[user] = delivered.mark_done(done_requests.get(user), request)
         return []
 
     async def park(request: dict[str, Any], start: int, pending: ContactPendingError) -> list[Written]:
