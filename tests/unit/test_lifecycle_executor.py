@@ -270,3 +270,24 @@ async def test_alias_of_a_lead_after_the_new_ids_identify_merges_into_that_conta
     (follow,) = delivered.follow_ups
     await executor.execute(follow)
     assert contacts["new"]["id"] == "C2" and contacts["old"]["id"] == "C2"
+
+
+async def test_the_fold_follows_the_event_pages() -> None:
+    page_2 = "/events?type=user&intercom_user_id=C2&before=1"
+    later = {"event_name": "paid", "created_at": NOW + 9}
+    bare = {**YOUNG, "companies": {"data": []}, "tags": {"data": []}}
+    intercom = ScriptedIntercom(
+        {
+            "GET /contacts/C2": [(200, bare)],
+            EVENTS_OF_C2: [
+                (200, {"events": [SIGNED_UP], "pages": {"next": f"https://api.intercom.io{page_2}"}})
+            ],
+            f"GET {page_2}": [(200, {"events": [later], "pages": {}})],
+            "POST /events": [(202, None)],
+            "DELETE /contacts/C2": [NOT_FOUND],  # gone meanwhile: the deletion is true
+            "PUT /contacts/C1": [(200, {"id": "C1", "role": "user"})],
+        }
+    )
+    await Executor(intercom, {}, {}, FAST).execute(fold_plan(), event_time=NOW)
+    posted = [body["event_name"] for method, path, body in intercom.calls if path == "/events"]
+    assert posted == ["signed-up", "paid"] and intercom.routes[-1] == "PUT /contacts/C1"
