@@ -45,6 +45,8 @@ ADVICE = {
     "suppressed": "This user was deleted on request; lift the suppression (a delete event with "
     "context.intercom_stream.unsuppress) before sending their events again.",
     "alias_unknown": "No lead or user is known under previousId; replay once it is known, or ignore.",
+    "alias_conflict": "The new userId already has an established Intercom user of its own (two users "
+    "cannot be merged by API): merge them in Intercom, then replay.",
     "event_too_large": "The event is too large to pass through Kafka as a delivery request; slim it down "
     "at the producer (Intercom keeps at most 255 characters per attribute), then replay.",
     "event_name_cap": "Intercom keeps 120 active event names: archive unused ones in Intercom (and raise "

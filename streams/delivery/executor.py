@@ -47,6 +47,9 @@ NEEDS_CONTACT = frozenset(
         Action.UNTAG_CONTACT, Action.ALIAS,
     }
 )  # fmt: skip
+# What an alias asks of the new id's partition (core.py, follow-ups): safe to perform again, and
+# planned from another user's input record, so a request of only these is never skipped as done.
+FOLLOW_UP_ACTIONS = frozenset({Action.LEARN_CONTACT.value, Action.FOLD_CONTACT.value})
 # Operations a suppressed user's plan may still carry (they end or lift the suppression).
 _LIFECYCLE = frozenset({Action.DELETE_CONTACT, Action.UNSUPPRESS})
 
@@ -108,6 +111,7 @@ class Executor:
             Action.TAG_CONTACT: self.tags.tag,
             Action.UNTAG_CONTACT: self.tags.untag,
             Action.LEARN_CONTACT: self.lifecycle.learn_contact,
+            Action.FOLD_CONTACT: self.lifecycle.fold_contact,
         }
 
     async def execute(
@@ -145,6 +149,6 @@ class Executor:
 
 
 __all__ = [
-    "NEEDS_CONTACT", "Call", "Delivered", "DeliveryOptions", "Executor", "Table", "changed_fields",
-    "event_name_key", "fingerprint",
+    "FOLLOW_UP_ACTIONS", "NEEDS_CONTACT", "Call", "Delivered", "DeliveryOptions", "Executor", "Table",
+    "changed_fields", "event_name_key", "fingerprint",
 ]  # fmt: skip

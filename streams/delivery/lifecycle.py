@@ -10,7 +10,8 @@ from typing import Any
 from streams.delivery.calls import IntercomCalls
 from streams.delivery.contacts import ContactService
 from streams.delivery.core import DeliveryOptions, PlanContext, Table, forget
-from streams.errors import ContactPendingError, NotFoundError
+from streams.delivery.fold import UserFold
+from streams.errors import ConflictError, ContactPendingError, NotFoundError
 from streams.mapping.plan import Action, ContactRef, Operation, Plan
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class LifecycleService:
         self._suppressed = suppressed
         self._options = options
         self._clock = clock
+        self._fold = UserFold(calls)
 
     async def _merge_into(self, user_key: str, lead_id: str, user_id: str) -> str | None:
         """Merge the lead known under ``user_key`` into the user; a lead Intercom already merged (or
@@ -97,9 +99,9 @@ class LifecycleService:
         contact_id = await self._contacts.resolve(user_key, ContactRef(user_id=user_key))
         if contact_id is not None:
             try:
-                await self._calls.request("PUT", f"/contacts/{contact_id}", {"external_id": new_id})
+                young = await self._move(contact_id, new_id)
                 forget(self._contacts.table, user_key)  # the old id names nobody now
-                self._learned(ctx, new_id, contact_id)
+                self._learned(ctx, new_id, contact_id, young)
                 return
             except NotFoundError:
                 forget(self._contacts.table, user_key)
@@ -109,13 +111,44 @@ class LifecycleService:
             f"alias {user_key!r} → {new_id!r}: no lead or user is known as {user_key!r}; nothing done",
         )
 
-    def _learned(self, ctx: PlanContext, user_key: str, contact_id: str) -> None:
-        """Tell ``user_key``'s partition that this contact is now its own: its parked work is released."""
-        ctx.follow_ups.append(Plan(user_key, "alias", (Operation(Action.LEARN_CONTACT, {"id": contact_id}),)))
+    async def _move(self, contact_id: str, new_id: str) -> str | None:
+        """Give old's contact the new external_id. When the new id already has a contact of its own
+        (its identify came first), Intercom answers 409 naming it: that young contact is returned, to
+        be folded in on the new id's partition, in line with the new id's other work."""
+        try:
+            await self._calls.request("PUT", f"/contacts/{contact_id}", {"external_id": new_id})
+        except ConflictError as conflict:
+            if not conflict.existing_id or conflict.existing_id == contact_id:
+                raise
+            return conflict.existing_id
+        return None
+
+    async def fold_contact(self, ctx: PlanContext, user_key: str, operation: Operation) -> None:
+        """On ``user_key``'s (the new id's) partition: its young contact goes into old's, which then
+        takes ``user_key`` as external_id, with the young contact's profile (streams/delivery/fold.py)."""
+        young, into = str(operation.body["young"]), str(operation.body["into"])
+        profile = await self._fold.fold(young, into, user_key, alias_time=ctx.event_time)
+        await self._calls.request("PUT", f"/contacts/{into}", {**profile, "external_id": user_key})
+
+    def _learned(self, ctx: PlanContext, user_key: str, contact_id: str, young: str | None = None) -> None:
+        """Tell ``user_key``'s partition that this contact is now its own: its parked work is released.
+        ``young``: that key's own contact, to fold into this one there first (the fold runs in line
+        with the key's other records, so none of its events lands on the young contact meanwhile)."""
+        operations: tuple[Operation, ...]
+        if young is None:
+            operations = (Operation(Action.LEARN_CONTACT, {"id": contact_id}),)
+        else:
+            operations = (
+                Operation(Action.FOLD_CONTACT, {"young": young, "into": contact_id}),
+                Operation(Action.LEARN_CONTACT, {"id": contact_id, "replaces": young}),
+            )
+        ctx.follow_ups.append(Plan(user_key, "alias", operations))
 
     async def learn_contact(self, ctx: PlanContext, user_key: str, operation: Operation) -> None:
-        """The contact became ``user_key``'s elsewhere (an alias on previousId's partition)."""
-        if not (self._contacts.table.get(user_key) or {}).get("id"):
+        """The contact became ``user_key``'s elsewhere (an alias on previousId's partition); an entry
+        naming the contact folded into it is replaced (fresh: the next identify sends everything)."""
+        known = (self._contacts.table.get(user_key) or {}).get("id")
+        if not known or known == operation.body.get("replaces"):
             self._contacts.table[user_key] = {
                 "id": str(operation.body["id"]),
                 "role": "user",

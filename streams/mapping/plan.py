@@ -29,6 +29,9 @@ class Action(StrEnum):
     TAG_CONTACT = "tag_contact"  # POST /tags {name} (once), POST /contacts/{id}/tags {id}
     UNTAG_CONTACT = "untag_contact"  # DELETE /contacts/{id}/tags/{tag id}
     LEARN_CONTACT = "learn_contact"  # the key now names contact body.id (after an alias); no call
+    # The key's own early contact body.young folded into body.into, which takes the key as external_id
+    # (an alias whose new id was identified first; streams/delivery/fold.py)
+    FOLD_CONTACT = "fold_contact"
 
 
 @dataclass(frozen=True)

@@ -200,3 +200,14 @@ async def test_a_failed_request_is_dead_lettered_and_remembered_as_done() -> Non
     assert [letter["reason"] for letter in h.output.dead_letters()] == ["intercom_rejected"]
     await h.deliver(delivery_request(7, operations=(UPSERT,)))  # read again: no second call
     assert len(h.executor.executed) == 1
+
+
+async def test_a_follow_up_is_never_skipped_as_done_by_its_users_own_later_record() -> None:
+    h = Harness()
+    h.executor.known.add("new-id")
+    await h.deliver(delivery_request(9, user="new-id", operations=(track(),)))  # its own, later record
+    learn = Operation(Action.LEARN_CONTACT, {"id": "c1"})
+    follow = delivery_request(4, user="new-id", operations=(learn,), event_type="alias")  # the alias's
+    await h.deliver(follow)
+    await h.deliver(follow)  # redelivered: learning again is harmless
+    assert [p.operations for p in h.executor.executed[1:]] == [(learn,), (learn,)]
