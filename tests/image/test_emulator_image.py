@@ -15,6 +15,7 @@ import pytest
 
 from streams.emulator_admin import EmulatorAdmin
 from streams.processes import Child, free_port
+from tests.image.run_config import ULIMITS
 
 pytestmark = pytest.mark.integration
 
@@ -35,6 +36,9 @@ def test_the_emulator_image_serves_intercom_and_its_admin_api(tmp_path: Path) ->
     assert exists.returncode == 0, f"no image {EMULATOR_IMAGE}: run `make image` first"
     port, name = free_port(), f"intercom-emulator-test-{uuid.uuid4().hex[:8]}"
     argv = ["podman", "--runtime", "runc", "run", "--rm", "--name", name, "--network", "host", "--read-only"]
+    argv += [
+        f"--ulimit={limit}" for limit in ULIMITS
+    ]  # podman may not raise rlimits here (as for the worker)
     argv += [EMULATOR_IMAGE, "--host", "127.0.0.1", "--port", str(port), "--token", TOKEN, "--latency", "5ms"]
     container = Child("emulator container", argv, tmp_path / "container.log")
     url = f"http://127.0.0.1:{port}"
