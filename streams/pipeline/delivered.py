@@ -18,6 +18,7 @@ import hashlib
 import json
 from typing import Any
 
+from streams.delivery.executor import FOLLOW_UP_ACTIONS
 from streams.pipeline.requests import DeliveryRequest
 
 Entry = dict[str, Any]  # "topic/partition" -> [offset, digest]
@@ -33,8 +34,14 @@ def digest(request: DeliveryRequest) -> str:
     return hashlib.blake2b(what.encode(), digest_size=8).hexdigest()
 
 
+def remembered(request: DeliveryRequest) -> bool:
+    """A follow-up (learn or fold a contact, safe to redo) carries the source position of another
+    user's record, which says nothing about this user's: it is neither skipped nor remembered."""
+    return not {op.action for op in request.operations} <= FOLLOW_UP_ACTIONS
+
+
 def already_done(entry: Entry | None, request: DeliveryRequest) -> bool:
-    if not entry:
+    if not entry or not remembered(request):
         return False
     last = entry.get(_position(request))
     if last is None:
@@ -46,6 +53,8 @@ def already_done(entry: Entry | None, request: DeliveryRequest) -> bool:
 
 def mark_done(entry: Entry | None, request: DeliveryRequest) -> Entry:
     """The entry after ``request`` is done (never moves backwards)."""
+    if not remembered(request):
+        return dict(entry or {})
     updated = dict(entry or {})
     position, source = _position(request), request.source_offset
     last = updated.get(position)

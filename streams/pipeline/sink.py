@@ -27,7 +27,6 @@ from typing import Any, Protocol
 
 from streams.deadletter import dead_letter_for_delivery, dead_letter_for_report
 from streams.delivery import NEEDS_CONTACT, Delivered
-from streams.delivery.executor import FOLLOW_UP_ACTIONS
 from streams.errors import ContactPendingError, DeliveryError
 from streams.mapping import Action, Plan, Report
 from streams.observability import metrics
@@ -112,10 +111,7 @@ class Sink:
     async def _deliver(self, partition: int, request: DeliveryRequest) -> list[Written]:
         """Returns what must reach the broker before the record is done (a parked request's letters)."""
         user = request.user_key
-        # A follow-up (learn or fold a contact; safe to redo) carries the source position of another
-        # user's record: it is neither skipped as done nor remembered as done.
-        follow_up = {op.action for op in request.operations} <= FOLLOW_UP_ACTIONS
-        if not follow_up and delivered.already_done(self._done.get(user), request):
+        if delivered.already_done(self._done.get(user), request):
             metrics.replay_avoided()  # planned again, or read again, after a kill: done before
             return []
         executor = self._executors.for_partition(partition)
@@ -138,8 +134,10 @@ class Sink:
                 await self._release(partition, user)
         # Its dead letters on the broker first: a request remembered as done is never done again.
         await asyncio.gather(*written)
-        if not follow_up:
-            self._done[user] = delivered.mark_done(self._done.get(user), request)
+        current = self._done.get(user)
+        updated = delivered.mark_done(current, request)
+        if updated != current:  # a follow-up changes nothing: no changelog write
+            self._done[user] = updated
         return []
 
     async def _letters(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_wheel_install import REPO, SOURCES, run
+from tests.integration.test_wheel_install import REPO, build_wheel, run
 
 pytestmark = pytest.mark.integration
 
@@ -23,17 +23,8 @@ def test_the_example_project_passes_on_the_installed_wheel(tmp_path: Path) -> No
         tmp_path / "venv",
         tmp_path / "plan-sync",
     )
-    source.mkdir()
-    for name in SOURCES:
-        if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(REPO / name, source / name)
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build"))
-    run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)], tmp_path, 300
-    )
-    [wheel] = dist.glob("intercom_stream-*.whl")
+    wheel = build_wheel(source, dist, tmp_path)
     run([sys.executable, "-m", "venv", str(venv)], tmp_path, 120)
     pip = str(venv / "bin" / "pip")
     run([pip, "install", "-q", str(wheel)], tmp_path, 600)

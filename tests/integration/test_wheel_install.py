@@ -25,8 +25,10 @@ PACKAGE_DATA = [
     "streams/schemas/raw_event.avsc",
     "streams/schemas/delivery_request.avsc",
     "streams/schemas/dead_letter.avsc",
+    "streams/schemas/control_record.avsc",
     "streams/schemas/previous/dead_letter.v1.avsc",
     "streams/localkafka/pom.xml",
+    "streams/registry/pom.xml",
     "streams/emulator/openapi/2.10-api.intercom.io.yaml",
     "streams/emulator/openapi/2.16-api.intercom.io.yaml",
     "streams/samples/events.jsonl",
@@ -49,22 +51,24 @@ def run(argv: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProce
     return done
 
 
-def test_installed_wheel_runs_the_sandbox_from_another_folder(tmp_path: Path) -> None:
-    source, dist, venv = tmp_path / "source", tmp_path / "dist", tmp_path / "venv"
-    elsewhere = tmp_path / "somewhere-else"
-    elsewhere.mkdir()
+def build_wheel(source: Path, dist: Path, cwd: Path) -> Path:
+    """Our wheel, built from a copy of what the Dockerfile copies (no stale build/ folder leaks in)."""
     source.mkdir()
     for name in SOURCES:
         if (REPO / name).is_dir():
             shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(REPO / name, source / name)
-    run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)],
-        elsewhere,
-        300,
-    )
+    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)], cwd, 300)
     [wheel] = dist.glob("intercom_stream-*.whl")
+    return wheel
+
+
+def test_installed_wheel_runs_the_sandbox_from_another_folder(tmp_path: Path) -> None:
+    source, dist, venv = tmp_path / "source", tmp_path / "dist", tmp_path / "venv"
+    elsewhere = tmp_path / "somewhere-else"
+    elsewhere.mkdir()
+    wheel = build_wheel(source, dist, elsewhere)
     names = set(zipfile.ZipFile(wheel).namelist())
     assert [name for name in PACKAGE_DATA if name not in names] == []
 

@@ -36,3 +36,10 @@ def test_positions_are_per_input_partition_and_never_move_back() -> None:
 
 def test_nothing_remembered_means_nothing_skipped() -> None:
     assert not already_done(None, request(0)) and not already_done({}, request(0))
+
+
+def test_a_follow_up_is_neither_skipped_nor_remembered() -> None:
+    entry = mark_done(None, request(10))
+    learn = request(4, op="learn_contact")  # carries the alias's position, another user's record
+    assert not already_done(entry, learn)
+    assert mark_done(entry, learn) == entry
