@@ -3,6 +3,8 @@
     IntercomStreamError                 base of everything we raise on purpose
     ├── ConfigurationError              a setting is missing or invalid: stop start-up, say which
     ├── BrokerError                     the local/dev Kafka could not be fetched, started or reached
+    ├── RecordDecodeError               bytes that are not a record of our schema (streams.records)
+    ├── RecordEncodeError               a record that does not fit its schema (streams.records)
     ├── InvalidEventError               the input record cannot become Intercom calls: dead-letter it
     │   (carries a ``reason`` code such as ``unparseable`` or ``missing_identity``)
     │   └── SchemaNotFoundError         a wire-format record names a schema id the registry lacks
@@ -55,6 +57,14 @@ class ConfigurationError(IntercomStreamError):
 
 class BrokerError(IntercomStreamError):
     """The local Kafka broker could not be fetched, started or reached."""
+
+
+class RecordDecodeError(IntercomStreamError):
+    """Bytes that are not a valid record of the expected schema."""
+
+
+class RecordEncodeError(IntercomStreamError):
+    """A record that does not fit its schema (a wrong type, a missing field, an unknown field)."""
 
 
 class InvalidEventError(IntercomStreamError):
