@@ -14,7 +14,10 @@ this unambiguous: an older record is always too short for a newer schema, a newe
 an older schema.
 
 Logical types are read and written as their underlying Avro types, as avro-python3 1.10 does (no
-``datetime`` or ``Decimal`` conversion): fastavro is given the schemas without ``logicalType``.
+``datetime`` or ``Decimal`` conversion): fastavro is given the schemas without ``logicalType``. A
+union with two branches that take the same value (``["boolean", "long"]``, ``["int", "double"]``)
+would be written differently (avro-python3 picks the last branch that fits, fastavro the first); our
+schemas have none, and the identity test would fail on one.
 """
 
 from __future__ import annotations

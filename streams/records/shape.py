@@ -3,8 +3,10 @@
 fastavro writes without asking, and a few misfits it writes silently instead of refusing: a float in
 an ``int`` field (truncated), an ``int`` beyond 32 bits (written as a long), a string where an array
 belongs (written as its characters), an unknown field (dropped), a ``float`` beyond 32-bit range
-(written as infinity). ``fits(schema)`` accepts exactly what avro-python3's ``Validate`` accepts (the
-schema library's own rule, missing fields counting as null), and a ``float`` its encoder can pack.
+(written as infinity). ``fits(schema)`` accepts what avro-python3's ``Validate`` accepts (the schema
+library's own rule, missing fields counting as null) and its encoder can pack, with one exception:
+a bool is not a number (avro-python3 takes ``True`` for an int 1; fastavro does too, except in a
+union, where it refuses it).
 It is built once per schema, a closure per schema node: a check costs a call or two per field, not
 a walk of the schema. ``misfit`` says where a record does not fit, for the error (field path and types only,
 never values).
@@ -20,8 +22,8 @@ import avro.schema
 
 Check = Callable[[Any], bool]
 
-INT_RANGE = (-(1 << 31), (1 << 31) - 1)
-LONG_RANGE = (-(1 << 63), (1 << 63) - 1)
+INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
+LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
 _FLOAT32 = struct.Struct("<f")
 
 
@@ -41,20 +43,22 @@ def _bytes(datum: Any) -> bool:
     return isinstance(datum, bytes)
 
 
+def _number(datum: Any) -> bool:
+    return isinstance(datum, int | float) and datum is not True and datum is not False
+
+
 def _int(datum: Any) -> bool:
-    return isinstance(datum, int) and INT_RANGE[0] <= datum <= INT_RANGE[1]
+    return isinstance(datum, int) and datum is not True and datum is not False and INT_MIN <= datum <= INT_MAX
 
 
 def _long(datum: Any) -> bool:
-    return isinstance(datum, int) and LONG_RANGE[0] <= datum <= LONG_RANGE[1]
-
-
-def _double(datum: Any) -> bool:
-    return isinstance(datum, int | float)
+    return (
+        isinstance(datum, int) and datum is not True and datum is not False and LONG_MIN <= datum <= LONG_MAX
+    )
 
 
 def _float(datum: Any) -> bool:
-    if not isinstance(datum, int | float):
+    if not _number(datum):
         return False
     try:
         _FLOAT32.pack(datum)
@@ -71,7 +75,7 @@ _PRIMITIVES: dict[str, Check] = {
     "int": _int,
     "long": _long,
     "float": _float,
-    "double": _double,
+    "double": _number,
 }
 
 
@@ -95,7 +99,7 @@ def _build(schema: avro.schema.Schema, named: dict[str, Check]) -> Check:
     if kind == "union":
         return _union([_build(branch, named) for branch in schema.schemas])
     if kind in ("record", "error"):
-        return named.get(schema.fullname) or _record(schema, named)
+        return named[schema.fullname] if schema.fullname in named else _record(schema, named)
     raise ValueError(f"no check for Avro type {kind!r}")
 
 
