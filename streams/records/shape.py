@@ -7,9 +7,10 @@ belongs (written as its characters), an unknown field (dropped), a ``float`` bey
 library's own rule, missing fields counting as null) and its encoder can pack, with one exception:
 a bool is not a number (avro-python3 takes ``True`` for an int 1; fastavro does too, except in a
 union, where it refuses it).
-It is built once per schema, a closure per schema node: a check costs a call or two per field, not
-a walk of the schema. ``misfit`` says where a record does not fit, for the error (field path and types only,
-never values).
+
+Built once per schema, a closure per schema node: a check costs a call or two per field, not a walk
+of the schema. ``misfit`` says where a record does not fit, for the error: the field's path and the
+types, never the value.
 """
 
 from __future__ import annotations
