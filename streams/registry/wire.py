@@ -89,7 +89,9 @@ class WireDecoder:
         if not is_wire_format(value):
             raise InvalidEventError("unparseable", "not a Confluent wire-format record (magic byte 0)")
         _, schema_id = HEADER.unpack_from(value)
-        decoder = self._decoders.get(schema_id) or await self._load(schema_id)
+        decoder = self._decoders.get(schema_id)
+        if decoder is None:
+            decoder = await self._load(schema_id)
         return decoder(value[HEADER.size :])
 
     def schema_id(self, value: bytes) -> int:
