@@ -13,6 +13,7 @@ the result, and the error, are always strict_json's.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from streams.errors import InvalidEventError
@@ -36,7 +37,8 @@ def _float(literal: str) -> Any:
     return value
 
 
-_scan = json.JSONDecoder(parse_float=_float, parse_constant=_constant).scan_once
+_DECODER = json.JSONDecoder(parse_float=_float, parse_constant=_constant)
+_scan: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def loads(text: str, field: str, invalid: dict[str, str]) -> Any:
