@@ -103,8 +103,8 @@ def avro_decoder(registered: RegisteredSchema) -> PayloadDecoder:
     is_record = isinstance(schema, dict) and schema.get("type") == "record"
     fields = {f["name"] for f in schema["fields"]} if is_record else set(json_text.JSON_TEXT_FIELDS)
     texts = tuple(name for name in json_text.JSON_TEXT_FIELDS if name in fields)
-    reader = fastavro.schemaless_reader
-    schema_id = registered.schema_id
+    drop_nulls = compiled and not is_record  # a record's converter leaves its nulls out itself
+    reader, parse, schema_id = fastavro.schemaless_reader, json_text.loads, registered.schema_id
 
     def decode(payload: bytes) -> dict[str, Any]:
         marks: Marks = []
@@ -118,10 +118,13 @@ def avro_decoder(registered: RegisteredSchema) -> PayloadDecoder:
             ) from None
         if not isinstance(record, dict):
             raise InvalidEventError("unparseable", f"schema id {schema_id} is not an Avro record")
-        if not is_record and compiled:
+        if drop_nulls:
             record = {k: v for k, v in record.items() if v is not None}
         invalid = _remove_marked(record) if marks else {}
-        json_text.parse_fields(record, invalid, texts)
+        for name in texts:  # JSON text, as in our own raw_event.avsc
+            text = record.get(name)
+            if text.__class__ is str:
+                record[name] = parse(text, name, invalid)
         return DecodedEvent(record, invalid) if invalid else record  # a plain dict: nothing left out
 
     return decode

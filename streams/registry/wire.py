@@ -104,6 +104,12 @@ class WireDecoder:
             decoder = await self._load(schema_id)
         return decoder(value[HEADER.size :])
 
+    def decode_known(self, value: bytes) -> dict[str, Any] | None:
+        """``decode`` without a coroutine for a wire-format record whose schema is already in hand
+        (nearly every record); None when it is not (then ``decode``, which may ask the registry)."""
+        decoder = self._decoders.get(HEADER.unpack_from(value)[1])
+        return None if decoder is None else decoder(value[HEADER.size :])
+
     def schema_id(self, value: bytes) -> int:
         return int(HEADER.unpack_from(value)[1])
 
