@@ -21,7 +21,8 @@ class InputDecoder:
         self, value: bytes | None, headers: Iterable[tuple[str, bytes]] | None
     ) -> dict[str, Any]:
         if self.wire is not None and value and is_wire_format(value):
-            return await self.wire.decode(value, headers)
+            known = self.wire.decode_known(value)
+            return known if known is not None else await self.wire.decode(value, headers)
         return decode_raw_event(value, headers)
 
 

@@ -4,6 +4,7 @@ real Apicurio Registry) through the real broker and a worker into the Intercom e
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import struct
 import time
@@ -11,9 +12,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import fastavro
 import pytest
 from aiokafka import AIOKafkaProducer
-from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.schema_registry.json_schema import JSONSerializer
 from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
@@ -23,6 +25,7 @@ from typer.testing import CliRunner
 from streams.cli import app
 from streams.kafka_io import read_all
 from streams.registry.local import LocalRegistry
+from streams.registry.wire import UNKNOWN_FOR_S
 from tests.integration.conftest import RunningPipeline
 from tests.registry import segment_pb2
 from tests.registry.conftest import (  # the session's real registry, and it behind basic auth
@@ -115,6 +118,42 @@ def test_avro_v1_v2_json_schema_protobuf_and_json_land_unknown_id_is_dead_letter
     shown = {key: _dlq_show(pipeline, position) for key, position in _positions(pipeline).items()}
     assert shown["nobody"]["original_decoded"]["messageId"] == "m-nobody"
     assert "424242" in shown["ghost"]["original_decoded"]
+
+
+def test_an_unknown_id_is_dead_lettered_naming_it_and_replays_once_the_schema_is_registered(
+    pipeline: RunningPipeline,
+    schema_registry: LocalRegistry,  # noqa: F811
+) -> None:
+    _with_registry(pipeline, schema_registry.url).start()
+    topic = pipeline.settings.raw_events_topic
+    sr = SchemaRegistryClient({"url": schema_registry.url})
+    late = {**AVRO_V1, "name": f"Late{uuid.uuid4().hex[:6]}"}  # a schema nobody has registered yet
+    probe = {**AVRO_V1, "name": f"Probe{uuid.uuid4().hex[:6]}"}
+    # Apicurio numbers each new schema content after the last one: the next registered gets this + 1.
+    next_id = sr.register_schema(f"{topic}-probe", Schema(json.dumps(probe), "AVRO")) + 1
+    payload = io.BytesIO()
+    fastavro.schemaless_writer(payload, fastavro.parse_schema(late), _identify("late"))
+    value = struct.pack(">bI", 0, next_id) + payload.getvalue()  # a producer ahead of its registration
+    asyncio.run(_send(pipeline.bootstrap, topic, [("late", value)]))
+    pipeline.wait_drained(1)
+    (letter,) = pipeline.dead_letters()
+    assert letter["reason"] == "schema_unknown" and f"schema id {next_id} " in letter["message"]
+    assert "late" not in _external_ids(pipeline)
+
+    # The producer's serializer registers its schema: the id the dead-lettered record carries exists now.
+    registered = AvroSerializer(sr, json.dumps(late))(
+        _identify("late"), SerializationContext(topic, MessageField.VALUE)
+    )
+    assert registered == value
+    time.sleep(UNKNOWN_FOR_S)  # the longest the worker believes an id unknown without asking again
+    replayed = CliRunner().invoke(
+        app, ["dlq", "replay", "--reason", "schema_unknown", "--yes"], env=pipeline.env
+    )
+    assert replayed.exit_code == 0, replayed.output
+    assert "replayed 1 records" in replayed.output
+    pipeline.wait_drained(2)
+    assert "late" in _external_ids(pipeline)
+    assert len(pipeline.dead_letters()) == 1  # the replay was delivered, not dead-lettered again
 
 
 def _positions(pipeline: RunningPipeline) -> dict[str, str]:
