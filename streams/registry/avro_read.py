@@ -50,7 +50,7 @@ def long_at(buf: bytes, pos: int) -> tuple[int, int]:
         if byte < 0x80:
             return (value >> 1) ^ -(value & 1), pos + 1
         shift += 7
-        if shift > 63:  # a long takes 10 bytes at most
+        if shift > 70:
             raise ValueError("varint longer than a long")
 
 
@@ -178,33 +178,19 @@ _LOGICAL: dict[str, Read] = {
 }
 
 
-def _fixed_text(data: bytes, unit: int) -> Any:
-    return data.decode("utf-8", "replace")
-
-
-def _fixed_decimal(data: bytes, unit: int) -> Any:
-    return _number(int.from_bytes(data, "big", signed=True), unit)
-
-
-def _fixed_uuid(data: bytes, unit: int) -> Any:
-    return str(uuid.UUID(bytes=data))
-
-
 def _fixed(size: int, logical: Any, scale: int) -> Read:
     unit = 10**scale
-    convert = (
-        _fixed_decimal
-        if logical == "decimal"
-        else _fixed_uuid
-        if logical == "uuid" and size == 16
-        else _fixed_text
-    )
 
     def read(buf: bytes, pos: int, marks: Marks) -> tuple[Any, int]:
         end = pos + size
         if end > len(buf):
             raise EOFError(f"fixed of {size} bytes, {len(buf) - pos} left")
-        return convert(buf[pos:end], unit), end
+        data = buf[pos:end]
+        if logical == "decimal":
+            return _number(int.from_bytes(data, "big", signed=True), unit), end
+        if logical == "uuid" and size == 16:
+            return str(uuid.UUID(bytes=data)), end
+        return data.decode("utf-8", "replace"), end
 
     return read
 
