@@ -10,7 +10,8 @@ from streams.events import strict_json
 from streams.records import RecordDecodeError, codec_for
 
 AVRO_CONTENT_TYPE = "application/vnd.intercom-stream.raw-event+avro"
-_JSON_FIELDS = ("traits", "properties", "context", "integrations")
+# Fields that hold JSON text in our own raw_event.avsc (and in Avro schemas written like it).
+JSON_TEXT_FIELDS = ("traits", "properties", "context", "integrations")
 
 
 class DecodedEvent(dict[str, Any]):
@@ -37,17 +38,24 @@ def _from_avro(value: bytes) -> DecodedEvent:
     except RecordDecodeError as exc:
         raise InvalidEventError("unparseable", str(exc)) from None
     invalid: dict[str, str] = {}
-    for field in _JSON_FIELDS:
-        text = record.get(field)
-        if text is None:
-            record.pop(field, None)
+    parse_json_text_fields(record, invalid)
+    return DecodedEvent({k: v for k, v in record.items() if v is not None}, invalid)
+
+
+def parse_json_text_fields(
+    record: dict[str, Any], invalid: dict[str, str], names: Iterable[str] = JSON_TEXT_FIELDS
+) -> None:
+    """In place: each of ``names`` that holds text becomes its JSON value, by strict_json's rules (one
+    level down); the numbers left out are added to ``invalid`` (path → the literal as sent)."""
+    for name in names:
+        text = record.get(name)
+        if not isinstance(text, str):
             continue
         try:
-            record[field], left_out = strict_json.loads(text, depth=1)
+            record[name], left_out = strict_json.loads(text, depth=1)
         except ValueError:
-            raise InvalidEventError("unparseable", f"Avro field {field!r} is not JSON text") from None
-        invalid.update({f"{field}.{path}" if path else field: literal for path, literal in left_out.items()})
-    return DecodedEvent({k: v for k, v in record.items() if v is not None}, invalid)
+            raise InvalidEventError("unparseable", f"field {name!r} is not JSON text") from None
+        invalid.update({f"{name}.{path}" if path else name: literal for path, literal in left_out.items()})
 
 
 def decode_raw_event(value: bytes | None, headers: Iterable[tuple[str, bytes]] | None = None) -> DecodedEvent:

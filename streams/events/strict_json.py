@@ -40,8 +40,9 @@ def nesting_depth(text: bytes) -> int:
     return max(accumulate(array("b", brackets.translate(_STEPS))), default=0)
 
 
-class _Unrepresentable:
-    """Stands in for a number JSON cannot carry until the parse is over and it is removed."""
+class Unrepresentable:
+    """Stands in for a number JSON cannot carry until the parse is over and it is removed
+    (``remove_marked``); decoders of other formats (wire Avro) mark their NaN and infinities too."""
 
     def __init__(self, literal: str) -> None:
         self.literal = (
@@ -55,9 +56,9 @@ class _NumberHooks:
     def __init__(self) -> None:
         self.marked = 0
 
-    def _mark(self, literal: str) -> _Unrepresentable:
+    def _mark(self, literal: str) -> Unrepresentable:
         self.marked += 1
-        return _Unrepresentable(literal)
+        return Unrepresentable(literal)
 
     def constant(self, literal: str) -> Any:  # NaN, Infinity, -Infinity
         return self._mark(literal)
@@ -74,29 +75,34 @@ class _NumberHooks:
             return self._mark(literal)
 
 
+def unrepresentable_float(value: float) -> Unrepresentable:
+    """The marker of a float JSON cannot carry (NaN, an infinity), named as JSON would spell it."""
+    return Unrepresentable("NaN" if value != value else "Infinity" if value > 0 else "-Infinity")
+
+
 def _join(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def _remove_marked(value: Any) -> dict[str, str]:
+def remove_marked(value: Any) -> dict[str, str]:
     """Take every marked number out of ``value`` (in place, iteratively): path → the literal."""
     removed: dict[str, str] = {}
     stack: list[tuple[Any, str]] = [(value, "")]
     while stack:
         node, path = stack.pop()
         if isinstance(node, dict):
-            for key in [key for key, child in node.items() if isinstance(child, _Unrepresentable)]:
+            for key in [key for key, child in node.items() if isinstance(child, Unrepresentable)]:
                 removed[_join(path, key)] = node.pop(key).literal
             stack.extend(
                 (child, _join(path, key)) for key, child in node.items() if isinstance(child, dict | list)
             )
         elif isinstance(node, list):
             for index, child in enumerate(node):
-                if isinstance(child, _Unrepresentable):
+                if isinstance(child, Unrepresentable):
                     removed[f"{path}[{index}]"] = child.literal
                 elif isinstance(child, dict | list):
                     stack.append((child, f"{path}[{index}]"))
-            node[:] = [child for child in node if not isinstance(child, _Unrepresentable)]
+            node[:] = [child for child in node if not isinstance(child, Unrepresentable)]
     return dict(sorted(removed.items()))
 
 
@@ -112,15 +118,32 @@ def loads(text: bytes | str, *, depth: int = 0) -> tuple[Any, dict[str, str]]:
             raise InvalidEventError(
                 "too_deep", f"record nests {found} levels deep, over the limit of {MAX_DEPTH}"
             )
-    hooks = _NumberHooks()
     # The integer hook costs a call per integer: only when one may not fit a double.
-    parse_int = hooks.integer if _LONG_DIGIT_RUN in data.translate(_DIGITS_AS_ZERO) else None
+    decoder = _WITH_INTS if _LONG_DIGIT_RUN in data.translate(_DIGITS_AS_ZERO) else _DECODER
+    before = _HOOKS.marked
     try:
-        value = json.loads(
-            text, parse_constant=hooks.constant, parse_float=hooks.floating, parse_int=parse_int
-        )
+        value = decoder.decode(_text(text))
     except RecursionError:  # not expected below MAX_DEPTH; never let it escape as an internal error
         raise InvalidEventError("too_deep", f"record nests over the limit of {MAX_DEPTH} levels") from None
-    if isinstance(value, _Unrepresentable):
+    if isinstance(value, Unrepresentable):
         raise ValueError(f"{value.literal} is not a JSON value")
-    return value, _remove_marked(value) if hooks.marked else {}
+    return value, remove_marked(value) if _HOOKS.marked != before else {}
+
+
+def _text(text: bytes | str) -> str:
+    """What ``json.loads`` does before decoding: bytes in UTF-8/16/32 to text, a text BOM refused."""
+    if isinstance(text, str):
+        if text.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        return text
+    return text.decode(json.detect_encoding(text), "surrogatepass")
+
+
+# Built once: ``json.loads`` with hooks builds a decoder per call, a large part of a short text's cost.
+# One set of hooks serves every parse; its count, read before and after one (synchronous) parse, says
+# whether that parse marked anything.
+_HOOKS = _NumberHooks()
+_DECODER = json.JSONDecoder(parse_constant=_HOOKS.constant, parse_float=_HOOKS.floating)
+_WITH_INTS = json.JSONDecoder(
+    parse_constant=_HOOKS.constant, parse_float=_HOOKS.floating, parse_int=_HOOKS.integer
+)

@@ -21,9 +21,8 @@ import fastavro
 from fastavro.schema import UnknownType
 
 from streams.errors import InvalidEventError
-from streams.events.decode import DecodedEvent
-from streams.events.strict_json import _remove_marked, _Unrepresentable
-from streams.registry import json_text
+from streams.events.decode import JSON_TEXT_FIELDS, DecodedEvent, parse_json_text_fields
+from streams.events.strict_json import Unrepresentable, remove_marked, unrepresentable_float
 from streams.registry.avro_compile import Ambiguous, Compiler, Convert, Marks
 from streams.registry.client import RegisteredSchema
 
@@ -53,9 +52,9 @@ def _plain(value: Any, marks: Marks) -> Any:
     return value
 
 
-def _plain_float(value: float, marks: Marks) -> _Unrepresentable:
+def _plain_float(value: float, marks: Marks) -> Unrepresentable:
     marks.append(1)
-    return _Unrepresentable("NaN" if value != value else "Infinity" if value > 0 else "-Infinity")
+    return unrepresentable_float(value)
 
 
 def _parse_all(registered: RegisteredSchema, compiler: Compiler | None) -> tuple[Any, Convert | None]:
@@ -101,10 +100,10 @@ def avro_decoder(registered: RegisteredSchema) -> PayloadDecoder:
             "unparseable", f"schema id {registered.schema_id} is not a usable Avro schema: {exc}"
         ) from None
     is_record = isinstance(schema, dict) and schema.get("type") == "record"
-    fields = {f["name"] for f in schema["fields"]} if is_record else set(json_text.JSON_TEXT_FIELDS)
-    texts = tuple(name for name in json_text.JSON_TEXT_FIELDS if name in fields)
+    fields = {f["name"] for f in schema["fields"]} if is_record else set(JSON_TEXT_FIELDS)
+    texts = tuple(name for name in JSON_TEXT_FIELDS if name in fields)
     drop_nulls = compiled and not is_record  # a record's converter leaves its nulls out itself
-    reader, parse, schema_id = fastavro.schemaless_reader, json_text.loads, registered.schema_id
+    reader, schema_id = fastavro.schemaless_reader, registered.schema_id
 
     def decode(payload: bytes) -> dict[str, Any]:
         marks: Marks = []
@@ -120,11 +119,8 @@ def avro_decoder(registered: RegisteredSchema) -> PayloadDecoder:
             raise InvalidEventError("unparseable", f"schema id {schema_id} is not an Avro record")
         if drop_nulls:
             record = {k: v for k, v in record.items() if v is not None}
-        invalid = _remove_marked(record) if marks else {}
-        for name in texts:  # JSON text, as in our own raw_event.avsc
-            text = record.get(name)
-            if text.__class__ is str:
-                record[name] = parse(text, name, invalid)
+        invalid = remove_marked(record) if marks else {}
+        parse_json_text_fields(record, invalid, texts)  # JSON text, as in our own raw_event.avsc
         return DecodedEvent(record, invalid) if invalid else record  # a plain dict: nothing left out
 
     return decode

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from streams.events.strict_json import _Unrepresentable
+from streams.events.strict_json import unrepresentable_float
 
 Marks = list[int]
 Convert = Callable[[Any, Marks], Any]
@@ -44,7 +44,7 @@ def _finite(value: float, marks: Marks) -> Any:
     if value - value == 0:  # NaN and the infinities are not
         return value
     marks.append(1)
-    return _Unrepresentable("NaN" if value != value else "Infinity" if value > 0 else "-Infinity")
+    return unrepresentable_float(value)
 
 
 def _text(value: bytes, marks: Marks) -> str:

@@ -25,8 +25,7 @@ from google.protobuf import (
 
 from streams.errors import InvalidEventError
 from streams.events import strict_json
-from streams.events.decode import DecodedEvent
-from streams.registry import json_text
+from streams.events.decode import DecodedEvent, parse_json_text_fields
 from streams.registry.avro import PayloadDecoder, avro_decoder
 from streams.registry.client import RegisteredSchema
 
@@ -41,7 +40,7 @@ def json_decoder(registered: RegisteredSchema) -> PayloadDecoder:
             raise InvalidEventError("unparseable", f"JSON Schema record is not valid JSON: {exc}") from None
         if not isinstance(record, dict):
             raise InvalidEventError("unparseable", f"expected a JSON object, got {type(record).__name__}")
-        json_text.parse_fields(record, invalid)
+        parse_json_text_fields(record, invalid)
         return DecodedEvent(record, invalid)
 
     return decode
@@ -119,7 +118,7 @@ def protobuf_decoder(registered: RegisteredSchema) -> PayloadDecoder:
                 "unparseable", f"Protobuf of schema id {registered.schema_id}: {exc}"
             ) from None
         invalid: dict[str, str] = {}
-        json_text.parse_fields(record, invalid)
+        parse_json_text_fields(record, invalid)
         return DecodedEvent(record, invalid)
 
     return decode
