@@ -75,6 +75,14 @@ def _with_registry(pipeline: RunningPipeline, url: str, **extra: str) -> Running
     return pipeline
 
 
+def _started_with_registry(
+    pipeline: RunningPipeline, registry: LocalRegistry
+) -> tuple[str, SchemaRegistryClient]:
+    """The worker started with ``registry``; its input topic and a client of the registry."""
+    _with_registry(pipeline, registry.url).start()
+    return pipeline.settings.raw_events_topic, SchemaRegistryClient({"url": registry.url})
+
+
 def _external_ids(pipeline: RunningPipeline) -> set[str]:
     return {c["external_id"] for c in pipeline.emulator.state()["contacts"]}
 
@@ -83,9 +91,7 @@ def test_avro_v1_v2_json_schema_protobuf_and_json_land_unknown_id_is_dead_letter
     pipeline: RunningPipeline,
     schema_registry: LocalRegistry,  # noqa: F811
 ) -> None:
-    _with_registry(pipeline, schema_registry.url).start()
-    topic = pipeline.settings.raw_events_topic
-    sr = SchemaRegistryClient({"url": schema_registry.url})
+    topic, sr = _started_with_registry(pipeline, schema_registry)
     ctx = SerializationContext(topic, MessageField.VALUE)
     # One subject holds one format (Confluent refuses a mix too): JSON Schema and Protobuf producers
     # register under subjects of their own, their records go to the same topic.
@@ -124,9 +130,7 @@ def test_an_unknown_id_is_dead_lettered_naming_it_and_replays_once_the_schema_is
     pipeline: RunningPipeline,
     schema_registry: LocalRegistry,  # noqa: F811
 ) -> None:
-    _with_registry(pipeline, schema_registry.url).start()
-    topic = pipeline.settings.raw_events_topic
-    sr = SchemaRegistryClient({"url": schema_registry.url})
+    topic, sr = _started_with_registry(pipeline, schema_registry)
     late = {**AVRO_V1, "name": f"Late{uuid.uuid4().hex[:6]}"}  # a schema nobody has registered yet
     probe = {**AVRO_V1, "name": f"Probe{uuid.uuid4().hex[:6]}"}
     # Apicurio numbers each new schema content after the last one: the next registered gets this + 1.
@@ -172,9 +176,7 @@ def test_frozen_registry_holds_the_record_then_delivers_it(
     pipeline: RunningPipeline,
     schema_registry: LocalRegistry,  # noqa: F811
 ) -> None:
-    _with_registry(pipeline, schema_registry.url).start()
-    topic = pipeline.settings.raw_events_topic
-    sr = SchemaRegistryClient({"url": schema_registry.url})
+    topic, sr = _started_with_registry(pipeline, schema_registry)
     fresh = {**AVRO_V1, "name": f"Fresh{uuid.uuid4().hex[:6]}"}  # a schema this worker has never fetched
     value = AvroSerializer(sr, json.dumps(fresh))(
         _identify("frozen"), SerializationContext(topic, MessageField.VALUE)
