@@ -60,9 +60,13 @@ class IntercomClient:
         self.gate = gate if gate is not None else (RateLimitGate() if adapt_to_rate_headers else None)
 
     async def request(self, method: str, path: str, body: Any = None) -> Any:
-        if self.gate is not None:
-            await self.gate.acquire()  # outside the metrics: a held call is not yet in flight
-        return await self._send(method, path, body)
+        if self.gate is None:
+            return await self._send(method, path, body)
+        await self.gate.acquire()  # outside the metrics: a held call is not yet in flight
+        try:
+            return await self._send(method, path, body)
+        finally:
+            self.gate.finished()
 
     @observe_request  # metrics: requests, latency, in-flight, 429s; clears the auth pause on success
     async def _send(self, method: str, path: str, body: Any = None) -> Any:

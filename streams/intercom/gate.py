@@ -6,7 +6,9 @@ limiters cannot see calls of other partitions, pods or apps on the same token; t
 the headers. When the window is (nearly) spent, calls wait until it resets instead of earning a 429.
 
 Between answers the gate counts down locally (one per call let through), so calls that are in flight
-at the same time cannot all pass on one stale ``Remaining``.
+at the same time cannot all pass on one stale ``Remaining``. Calls still in flight when a window ends
+are counted against the next one: Intercom counts a call when it arrives, so one sent just before the
+reset may land just after it.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class RateLimitGate:
         self.remaining: int | None = None  # None: nothing known about the current window
         self.reset_at: float | None = None  # unix seconds (Intercom's clock)
         self.waits = 0
+        self.in_flight = 0  # calls let through whose answer has not come back (see finished())
 
     def _roll(self, now: float) -> None:
         """Past the known reset: a new window has begun; expect Intercom's full limit in it."""
@@ -54,7 +57,7 @@ class RateLimitGate:
             return
         windows = int((now - self.reset_at) // self.window_s) + 1
         self.reset_at += windows * self.window_s
-        self.remaining = self.limit
+        self.remaining = None if self.limit is None else max(0, self.limit - self.in_flight)
 
     def _threshold(self) -> int:
         # A reserve as large as the limit would stop all calls: keep at least one call per window.
@@ -69,12 +72,17 @@ class RateLimitGate:
             if self.remaining is None or self.reset_at is None or self.remaining > self._threshold():
                 if self.remaining is not None:
                     self.remaining -= 1
+                self.in_flight += 1
                 return waited
             delay = max(0.0, self.reset_at - now) + self._jitter(0.0, self.max_jitter_s)
             self.waits += 1
             metrics.rate_gate_wait(delay)
             await self._sleep(delay)
             waited += delay
+
+    def finished(self) -> None:
+        """A call let through by acquire() is over (answered or failed)."""
+        self.in_flight = max(0, self.in_flight - 1)
 
     def update(self, headers: Mapping[str, str]) -> None:
         """Learn from one answer's headers (any status, 429 included)."""

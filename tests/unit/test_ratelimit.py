@@ -85,14 +85,38 @@ async def test_gate_lets_calls_through_while_nothing_is_known() -> None:
     assert sleep.slept == []
 
 
+async def answered_call(gate: RateLimitGate) -> float:
+    """One call through the gate, answered at once."""
+    waited = await gate.acquire()
+    gate.finished()
+    return waited
+
+
 async def test_gate_counts_down_locally_and_waits_for_the_reset_when_spent() -> None:
     clock = FakeClock()
     gate, _ = gate_on(clock)
     gate.update(rate_headers(10, 3, clock.now + 6))
-    results = await asyncio.gather(*(gate.acquire() for _ in range(5)))  # concurrent callers
+    results = await asyncio.gather(*(answered_call(gate) for _ in range(5)))  # concurrent callers
     assert results[:3] == [0.0, 0.0, 0.0]  # three left in the window: three pass at once
     assert all(waited >= 6 for waited in results[3:]) and clock.now >= 106
     assert gate.remaining == 10 - 2  # the new window's full limit, minus the two held calls
+
+
+async def test_calls_in_flight_at_the_reset_count_against_the_next_window() -> None:
+    # Intercom counts a call when it arrives: one sent just before the reset lands in the next window.
+    clock = FakeClock()
+    gate, _ = gate_on(clock)
+    gate.update(rate_headers(10, 4, clock.now + 1))
+    for _ in range(4):
+        await gate.acquire()  # four slow calls, still unanswered at the reset
+    clock.now += 2
+    gate.finished()  # one of them answers
+    await gate.acquire()
+    assert gate.in_flight == 4 and gate.remaining == 10 - 3 - 1
+    for _ in range(4):
+        gate.finished()
+    gate.finished()  # more answers than calls (a caller's double finish) never goes below zero
+    assert gate.in_flight == 0
 
 
 async def test_gate_keeps_a_reserve_but_never_blocks_a_window_entirely() -> None:
@@ -152,6 +176,7 @@ async def test_gate_slows_before_a_429_when_other_callers_share_the_token() -> N
     for _ in range(400):
         await gate.acquire()
         gate.update(intercom.call())
+        gate.finished()
         clock.now += 0.2
     assert intercom.too_many == 0  # not a single 429
     assert sleep.slept and gate.waits == len(sleep.slept)
