@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
+# make test runs the suite on this many pytest-xdist processes (each starts its own broker and emulator).
+TEST_WORKERS ?= 3
+
 IMAGE  ?= localhost/intercom-stream:dev
 EMULATOR_IMAGE ?= localhost/intercom-stream-emulator:dev
 
@@ -23,7 +26,7 @@ demo: install ## Broker + emulator + worker + sample events: print what reached 
 	$(BIN)/intercom-stream sandbox
 
 test: install ## Run the whole test suite (unit, emulator, integration on a real Kafka)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 test-unit: install ## Only the fast tests that need no broker
 	$(BIN)/pytest -m "not integration"
@@ -58,4 +61,4 @@ clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache results
 
 soak: install ## Combined faults (kill -9, broker restart, Intercom faults), N runs: lost/misordered/replays/stalls
-	$(BIN)/python -m tests.soak.run --runs $(or $(RUNS),20)
+	$(BIN)/python -m tests.soak.run --runs $(or $(RUNS),20) $(ARGS)

@@ -2,7 +2,7 @@
 
 A record keyed by something other than its user goes through the re-key topic first, so that each
 user's records meet in one partition (and one table shard). A filtered event (``integrations``,
-deny lists, ignored pages) writes nothing: counted and logged, never dead-lettered.
+deny lists, ignored pages) writes nothing: counted and logged (filter_log.py), never dead-lettered.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from streams.events.model import SegmentEvent as Event
 from streams.mapping import plan_event
 from streams.mapping.options import MappingOptions
 from streams.observability import metrics
+from streams.observability.filter_log import FilterLog
 from streams.pipeline.intake import source_of
 from streams.pipeline.output import DeadLetters, Output, Written
 from streams.pipeline.requests import DeliveryRequest, DeliveryTopicCodec
@@ -44,6 +45,7 @@ class Transform:
         self._output = output
         self._dead_letters = dead_letters
         self._codec = DeliveryTopicCodec()
+        self._filter_log = FilterLog(log)
 
     async def handle(self, message: Any) -> list[Written]:
         source = source_of(message)
@@ -78,13 +80,7 @@ class Transform:
             return [await self._reject(source, error, parsed)]
         if plan.filtered is not None:
             metrics.filtered(plan.filtered)
-            log.info(
-                "filtered %s event %s of %s: %s",
-                parsed.type,
-                parsed.message_id,
-                parsed.user_key,
-                plan.filtered,
-            )
+            self._filter_log.filtered(plan.filtered, parsed.type, parsed.message_id, parsed.user_key)
             return []
         parts = [  # each keyed by the user whose table entries it uses
             (part.user_key.encode(), self._codec.encode_request(DeliveryRequest.planned(part, raw, source)))
