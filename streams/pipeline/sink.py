@@ -132,6 +132,11 @@ class Sink:
             ):
                 self._parking.known(user)
                 await self._release(partition, user)
+            if result.left_no_trace and not written:
+                # Nothing to remember (an unchanged identify): done again, it makes no call again, and
+                # a later request's entry covers it anyway. Saves the table (changelog) write.
+                metrics.request_without_calls()
+                return []
         # Its dead letters on the broker first: a request remembered as done is never done again.
         await asyncio.gather(*written)
         current = self._done.get(user)

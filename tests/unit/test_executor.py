@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import deque
@@ -89,6 +90,20 @@ async def test_unknown_user_is_created_first_and_remembered() -> None:
     changed = {**IDENTIFY, "traits": {"email": "A@x.io", "name": "Ada"}}
     await executor.execute(plan(changed))  # known: one PUT of what changed, no search
     assert intercom.calls[1:] == [("PUT", "/contacts/c1", {"name": "Ada"})]
+
+
+async def test_each_plan_counts_its_own_calls_when_plans_run_at_once() -> None:
+    # Plans of one partition run concurrently on one executor: each Delivered counts only its calls.
+    other = {"type": "contact", "id": "c2", "role": "user", "external_id": "u2"}
+    intercom = ScriptedIntercom({"POST /contacts": [(200, CONTACT), (200, other)]})
+    executor = Executor(intercom, {}, {}, FAST)
+    second = {**IDENTIFY, "userId": "u2"}
+    first_done, second_done = await asyncio.gather(
+        executor.execute(plan(IDENTIFY)), executor.execute(plan(second))
+    )
+    assert (first_done.calls, second_done.calls) == (1, 1)
+    unchanged = await executor.execute(plan(IDENTIFY))
+    assert unchanged.calls == 0 and unchanged.left_no_trace
 
 
 async def test_email_only_user_is_searched_then_created() -> None:

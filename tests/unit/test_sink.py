@@ -15,6 +15,7 @@ from streams.pipeline.requests import CONTROL_HEADER, DeliveryRequest, DeliveryT
 from streams.pipeline.sink import Sink
 from streams.records import codec_for
 from tests.unit.delivery_requests import delivery_request, track
+from tests.unit.metrics_sample import sample
 
 DELIVERY = "delivery"
 UPSERT = Operation(Action.UPSERT_CONTACT, {"external_id": "u1"})
@@ -57,7 +58,7 @@ class ScriptedExecutor:
 
     known: set[str] = field(default_factory=set)
     executed: list[Plan] = field(default_factory=list)
-    outcome: Outcome = field(default_factory=Outcome)
+    outcome: Outcome = field(default_factory=lambda: Outcome(calls=1))  # each plan one call
     reject: bool = False
 
     async def execute(
@@ -125,6 +126,21 @@ async def test_a_request_done_before_makes_no_call_again() -> None:
     await h.deliver(delivery_request(4, operations=(track(),)))  # planned again from an earlier offset
     assert len(h.executor.executed) == 1
     assert "u1" in h.done
+
+
+async def test_a_request_that_made_no_call_is_not_remembered_and_writes_no_table() -> None:
+    h = Harness()
+    h.executor.known.add("u1")
+    h.executor.outcome = Outcome(calls=0)  # an identify whose traits Intercom already holds
+    before = sample("intercom_stream_requests_without_calls_total")
+    await h.deliver(delivery_request(5, operations=(UPSERT,)))
+    assert h.done == {}  # no done-request entry: no changelog record
+    assert sample("intercom_stream_requests_without_calls_total") == before + 1
+    h.executor.outcome = Outcome(calls=0, reports=(Report("attribute_dropped", "x", {}),))
+    await h.deliver(delivery_request(6, operations=(UPSERT,)))  # no call, but a dead letter: remembered
+    assert "u1" in h.done
+    await h.deliver(delivery_request(6, operations=(UPSERT,)))
+    assert len(h.executor.executed) == 2 and len(h.output.dead_letters()) == 1
 
 
 async def test_work_for_an_unknown_contact_is_parked_not_done_then_released_by_the_identify() -> None:
