@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -155,16 +156,32 @@ def test_bootstrap_for_tests_prefers_the_users_cluster(monkeypatch: pytest.Monke
         assert bootstrap == "kafka.example:9092"
 
 
-async def _roundtrip_offsets(bootstrap: str, topic: str, group: str) -> tuple[list[bytes], int | None]:
-    """Every value of ``topic`` and the group's committed offset of partition 0."""
+async def _roundtrip_offsets(
+    bootstrap: str, topic: str, group: str, expected: int
+) -> tuple[list[bytes], int | None]:
+    """The values of ``topic``'s partition 0 (read until ``expected`` or for a bounded time) and the
+    group's committed offset of it."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         tp = TopicPartition(topic, 0)
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)
-        records = await consumer.getmany(tp, timeout_ms=5000)
-        return [r.value for r in records.get(tp, [])], await consumer.committed(tp)
+        values: list[bytes] = []
+        for _ in range(10):  # a partition whose leader is still starting answers with nothing
+            records = await consumer.getmany(tp, timeout_ms=2000)
+            values += [r.value for r in records.get(tp, []) if r.value is not None]
+            if len(values) >= expected:
+                break
+        # Just after a restart the broker may still be loading __consumer_offsets (the group
+        # coordinator is "not available" and the answer is empty): ask again, for a bounded time.
+        committed = await consumer.committed(tp)
+        for _ in range(40):
+            if committed is not None:
+                break
+            await asyncio.sleep(0.5)
+            committed = await consumer.committed(tp)
+        return values, committed
     finally:
         await consumer.stop()
 
@@ -196,7 +213,7 @@ async def test_restart_keeps_ports_topics_records_and_offsets(jars: Path) -> Non
         assert kafka.is_running() and kafka.pid != first_pid and first_pid is not None
         assert not _pid_alive(first_pid)
         assert (kafka.port, kafka.data_dir) == (port, data_dir)
-        values, committed = await _roundtrip_offsets(kafka.bootstrap, topic, group)
+        values, committed = await _roundtrip_offsets(kafka.bootstrap, topic, group, expected=3)
         assert values == [b"r0", b"r1", b"r2"]
         assert committed == 2
     finally:
