@@ -31,6 +31,7 @@ from tests.benchmarks import report
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "results"
 TOP = 25
+MIN_GROUP = 0.005  # smaller groups are summed into one line
 RATE_HZ = 200
 
 # Frame as py-spy writes it: "function (path:line)".
@@ -105,31 +106,35 @@ class Frame:
 
     @property
     def group(self) -> str:
-        for group, fragment in GROUPS:
-            if fragment in self.path:
-                return group
-        if "/site-packages/" in self.path:
-            return "other: " + self.path.split("/site-packages/", 1)[1].split("/", 1)[0]
         module = our_module(self.path)
         if module:
             return module
-        return "other: stdlib" if "/lib/python" in self.path or self.path.startswith("<") else "other"
+        if self.path == "streams":
+            return "faust/mode"  # faust/_cython/streams: Faust's compiled stream iterator
+        if self.path.startswith("<frozen importlib"):
+            return "imports at run time"
+        path = "/" + self.path.lstrip("/")  # py-spy shortens paths under sys.path ("asyncio/events.py")
+        for group, fragment in GROUPS:
+            if fragment in path:
+                return group
+        if "/site-packages/" in path:
+            return "other: " + path.split("/site-packages/", 1)[1].split("/", 1)[0]
+        return "other: " + path.strip("/").split("/", 1)[0].removesuffix(".py")
 
     @property
     def label(self) -> str:
-        module = our_module(self.path)
-        where = module or self.path.rsplit("/site-packages/", 1)[-1].rsplit("/lib/python3", 1)[-1]
+        where = our_module(self.path) or self.path.rsplit("/site-packages/", 1)[-1]
         return f"{self.function} ({where})"
 
 
 def our_module(path: str) -> str:
-    """``streams.pipeline.intake`` for .../streams/pipeline/intake.py ('' for files not ours)."""
-    if "/site-packages/" in path:
+    """``streams.pipeline.intake`` for [.../]streams/pipeline/intake.py ('' for files not ours; Faust
+    has a compiled ``streams`` module of its own, without .py)."""
+    parts = Path(path).parts
+    if "site-packages" in parts or not path.endswith(".py") or "streams" not in parts:
         return ""
-    parts = Path(path).with_suffix("").parts
-    if "streams" not in parts:
-        return ""
-    return ".".join(parts[len(parts) - 1 - parts[::-1].index("streams") :])
+    start = len(parts) - 1 - parts[::-1].index("streams")
+    return ".".join(Path(*parts[start:]).with_suffix("").parts)
 
 
 def load(raw: Path) -> Counter[Frame]:
@@ -152,7 +157,12 @@ def summary(name: str, samples: Counter[Frame]) -> list[str]:
     for frame, count in samples.items():
         groups[frame.group] += count
     lines = [f"profile of the worker, {name} ({total:,} samples at {RATE_HZ} Hz, py-spy, self time):"]
-    rows = [(group, f"{count / total:.1%}") for group, count in groups.most_common()]
+    shown = [(group, count) for group, count in groups.most_common() if count / total >= MIN_GROUP]
+    rest = total - sum(count for _, count in shown)
+    rows = [(group, f"{count / total:.1%}") for group, count in shown]
+    rows.append(
+        (f"the rest ({len(groups) - len(shown)} groups under {MIN_GROUP:.1%} each)", f"{rest / total:.1%}")
+    )
     lines += ["  " + line for line in report.table(("group", "self"), rows)]
     lines += ["", f"  top {TOP} functions by self time:"]
     rows = [(f"{count / total:.1%}", frame.label, frame.group) for frame, count in samples.most_common(TOP)]
