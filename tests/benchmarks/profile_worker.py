@@ -163,6 +163,8 @@ def summary(name: str, samples: Counter[Frame]) -> list[str]:
     rows.append(
         (f"the rest ({len(groups) - len(shown)} groups under {MIN_GROUP:.1%} each)", f"{rest / total:.1%}")
     )
+    ours = sum(count for group, count in groups.items() if group.startswith("streams."))
+    rows.append(("our code (streams.*), all modules together", f"{ours / total:.1%}"))
     lines += ["  " + line for line in report.table(("group", "self"), rows)]
     lines += ["", f"  top {TOP} functions by self time:"]
     rows = [(f"{count / total:.1%}", frame.label, frame.group) for frame, count in samples.most_common(TOP)]
