@@ -167,8 +167,8 @@ def summary(name: str, samples: Counter[Frame]) -> list[str]:
     rows.append(("our code (streams.*), all modules together", f"{ours / total:.1%}"))
     lines += ["  " + line for line in report.table(("group", "self"), rows)]
     lines += ["", f"  top {TOP} functions by self time:"]
-    rows = [(f"{count / total:.1%}", frame.label, frame.group) for frame, count in samples.most_common(TOP)]
-    lines += ["  " + line for line in report.table(("self", "function", "group"), rows)]
+    top = [(f"{count / total:.1%}", frame.label, frame.group) for frame, count in samples.most_common(TOP)]
+    lines += ["  " + line for line in report.table(("self", "function", "group"), top)]
     return lines
 
 

@@ -12,6 +12,7 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,7 @@ def render(figures: list[Figure]) -> list[str]:
     return out
 
 
-def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
     """Columns aligned, a rule under the header (the benchmark table's style)."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
