@@ -32,13 +32,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     terminalreporter.write_line(f"\nwritten to {path}")
 
 
-# Table order: economy, throughput, latency, state, budget.
+# Table order: economy, throughput (ours, then the limits beside it), latency, state, budget.
 ORDER = [
     "calls per event (workload)",
     "calls of a new user's identify",
     "transform in-process",
     "emulator alone, serial calls",
     "end to end, one worker",
+    "no call, one worker",
+    "limit: bare aiokafka loop",
+    "limit: Faust do-nothing agent",
+    "one call, one worker",
+    "limit: bare httpx client",
     "latency publish→call p50",
     "latency publish→call p99",
     "memory store, per contact",

@@ -8,7 +8,8 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from streams.emulator_admin import EmulatorAdmin
 from streams.kafka_io import group_lag, key_for_line, wait_for_topics
 from streams.processes import worker_env
-from tests.integration.conftest import RunningPipeline
+from tests.integration.conftest import TOKEN, RunningPipeline
 
 
 def bench_pipeline(
@@ -44,13 +45,18 @@ async def create_topics(running: RunningPipeline, partitions: int) -> None:
     KeyError in ensure_topics at start-up on this loaded machine)."""
     s = running.settings
     names = [s.raw_events_topic, s.rekey_topic, s.delivery_topic, s.dead_letter_topic]
-    admin = AIOKafkaAdminClient(bootstrap_servers=running.bootstrap)
+    await create_plain_topics(running.bootstrap, names, partitions)
+
+
+async def create_plain_topics(bootstrap: str, names: Sequence[str], partitions: int) -> None:
+    """Create ``names`` and wait until the broker describes them (topics of a benchmark's own)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
     finally:
         await admin.close()
-    await wait_for_topics(running.bootstrap, names)
+    await wait_for_topics(bootstrap, names)
 
 
 async def publish_fast(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes]]) -> float:
@@ -92,6 +98,41 @@ def lag(pipeline: RunningPipeline) -> int | None:
     s = pipeline.settings
     topics = [s.raw_events_topic, s.rekey_topic, s.delivery_topic]
     return asyncio.run(group_lag(s.bootstrap_servers, s.app_id, topics))
+
+
+@contextmanager
+def unlimited_worker(
+    bootstrap: str, emulator_url: str, workdir: Path, warm: Sequence[dict[str, Any]], **extra: str
+) -> Iterator[tuple[RunningPipeline, CallLog]]:
+    """One worker on 3 partitions against the emulator with the API out of the way (no rate limit,
+    zero latency), warmed up with ``warm`` (group joined, connections open, those users known)."""
+    admin = EmulatorAdmin(emulator_url, TOKEN)
+    admin.reset()
+    admin.configure(rate_limit=0, search_lag_s=0, fault_rate=0)
+    admin.create_attribute("plan", "string", "contact")
+    admin.create_attribute("tier", "string", "company")
+    running = bench_pipeline(bootstrap, admin, workdir, partitions=3, rate_limit="1000000/10s", **extra)
+    calls = CallLog(admin)
+    try:
+        running.start()
+        asyncio.run(publish_fast(bootstrap, running.settings.raw_events_topic, event_records(warm)))
+        drain(running, calls)
+        yield running, calls
+    finally:
+        running.stop()
+        admin.configure(rate_limit=83, rate_window_s=10)
+
+
+def drain(running: RunningPipeline, calls: CallLog, timeout_s: float = 120.0) -> None:
+    """Until the group has committed everything and the emulator sees no new call for 0.5 s."""
+    quiet = {"since": time.monotonic()}
+
+    def done() -> bool:
+        if calls.poll():
+            quiet["since"] = time.monotonic()
+        return lag(running) == 0 and time.monotonic() - quiet["since"] >= 0.5
+
+    wait_for("drain", done, timeout_s, interval_s=0.2)
 
 
 class CallLog:

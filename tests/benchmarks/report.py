@@ -12,6 +12,7 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,17 +123,21 @@ def render(figures: list[Figure]) -> list[str]:
         )
         for f in figures
     ]
+    out = table(header, rows)
+    notes = [f"  {f.name}: {f.note}" for f in figures if f.note]
+    if notes:
+        out += ["", "notes:", *notes]
+    return out
+
+
+def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
+    """Columns aligned, a rule under the header (the benchmark table's style)."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells: tuple[str, ...]) -> str:
         return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
 
-    out = [line(header), "  ".join("-" * w for w in widths)]
-    out += [line(row) for row in rows]
-    notes = [f"  {f.name}: {f.note}" for f in figures if f.note]
-    if notes:
-        out += ["", "notes:", *notes]
-    return out
+    return [line(header), "  ".join("-" * w for w in widths), *(line(row) for row in rows)]
 
 
 def write_json(figures: list[Figure], text: list[str], folder: Path) -> Path:

@@ -17,16 +17,14 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from streams.emulator_admin import EmulatorAdmin
 from tests.benchmarks import report
 from tests.benchmarks.kafka_bench import (
     CallLog,
-    bench_pipeline,
     cpu_seconds,
+    drain,
     event_records,
-    lag,
     publish_fast,
-    wait_for,
+    unlimited_worker,
 )
 from tests.benchmarks.workloads import mixed
 from tests.integration.conftest import TOKEN, RunningPipeline
@@ -44,37 +42,10 @@ PROBE_USER = "warm-00000"
 def fast_worker(
     kafka_bootstrap: str, emulator_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[RunningPipeline, CallLog]]:
-    admin = EmulatorAdmin(emulator_url, TOKEN)
-    admin.reset()
-    admin.configure(rate_limit=0, search_lag_s=0, fault_rate=0)
-    admin.create_attribute("plan", "string", "contact")
-    admin.create_attribute("tier", "string", "company")
-    running = bench_pipeline(
-        kafka_bootstrap, admin, tmp_path_factory.mktemp("speed"), partitions=3, rate_limit="1000000/10s"
-    )
-    calls = CallLog(admin)
-    try:
-        running.start()
-        # Warm up: group joined, partitions assigned, connections open, companies and users known.
-        warm = mixed(20, prefix="warm")
-        asyncio.run(publish_fast(kafka_bootstrap, running.settings.raw_events_topic, event_records(warm)))
-        drain(running, calls)
-        yield running, calls
-    finally:
-        running.stop()
-        admin.configure(rate_limit=83, rate_window_s=10)
-
-
-def drain(running: RunningPipeline, calls: CallLog, timeout_s: float = 120.0) -> None:
-    """Until the group has committed everything and the emulator sees no new call for 0.5 s."""
-    quiet = {"since": time.monotonic()}
-
-    def done() -> bool:
-        if calls.poll():
-            quiet["since"] = time.monotonic()
-        return lag(running) == 0 and time.monotonic() - quiet["since"] >= 0.5
-
-    wait_for("drain", done, timeout_s, interval_s=0.2)
+    # Warm up: group joined, partitions assigned, connections open, companies and users known.
+    warm = mixed(20, prefix="warm")
+    with unlimited_worker(kafka_bootstrap, emulator_url, tmp_path_factory.mktemp("speed"), warm) as worker:
+        yield worker
 
 
 def emulator_ceiling(base_url: str, calls: int = 300) -> float:
