@@ -262,7 +262,9 @@ def one_run(seed: int, workdir: Path, mode: Mode) -> RunResult:
         try:
             asyncio.run(wait_for_topics(kafka.bootstrap, [settings.raw_events_topic], timeout_s=60))
             if mode.unkeyed:
-                asyncio.run(publish_unkeyed(kafka.bootstrap, settings.raw_events_topic, lines, rng))
+                # Its own generator: the faults below are those of a keyed run of the same seed.
+                spread = random.Random(f"partitions-{seed}")
+                asyncio.run(publish_unkeyed(kafka.bootstrap, settings.raw_events_topic, lines, spread))
             else:
                 asyncio.run(publish_lines(kafka.bootstrap, settings.raw_events_topic, lines))
             # The faults: kills spread over ~100 s, and one broker restart somewhere among them.
