@@ -185,10 +185,14 @@ class Settings(BaseSettings):
         8,
         ge=2,
         description="Transient failures (of at least 3 different requests) the window must hold before "
-        "delivery pauses for an outage or a brownout.",
+        "delivery pauses for an outage or a brownout; while most calls fail but fewer than this, a "
+        "failure is undecided (no attempt or horizon spent until max_attempts such failures).",
     )
     outage_min_calls: int = Field(
-        10, ge=2, description="Calls the window must hold before delivery may pause."
+        10,
+        ge=2,
+        description="Calls the window must hold before delivery may pause; until then a transient failure "
+        "is undecided (no attempt or horizon spent until max_attempts such failures).",
     )
     outage_failure_rate: float = Field(
         0.5,
@@ -203,7 +207,8 @@ class Settings(BaseSettings):
     outage_close_after: int = Field(
         5,
         ge=1,
-        description="Probes in a row that must succeed to end the pause (a slow success alone does not).",
+        description="Probes in a row that must succeed to end the pause, with fewer than half "
+        "outage_failure_rate of the last twice as many probes failed (a slow success alone does not).",
     )
     outage_probe_max_s: float = Field(
         30.0, gt=0, description="Longest wait between probes while delivery is paused by an Intercom outage."

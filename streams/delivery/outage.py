@@ -8,14 +8,25 @@ delivery pauses instead, as for a refused token. A run of consecutive failures i
 brownout Intercom still answers one call in five (slowly), and each such answer would end the episode
 while the horizons of all the other requests kept running.
 
+Each transient failure gets a verdict (``failed``), which streams/delivery/retry.py acts on:
+
+OWN        the window can judge and Intercom is healthy (fewer than ``failure_rate`` of its calls
+           failed): the request's own failure; it spends an attempt and its backoff the horizon.
+WAIT       the breaker is open (or this failure opened it): wait, spend nothing.
+UNDECIDED  the window cannot judge yet: fewer than ``min_calls`` calls in it (a worker that just
+           started, or a breaker that just closed), or many failures but not yet ``min_failures`` of
+           ``distinct_requests`` different requests. Back off, spending nothing yet; retry.py bounds this.
+
 closed  every call goes; its outcome enters the window. Opens when the window holds at least
         ``min_calls`` calls and ``min_failures`` transient failures of ``distinct_requests`` different
         requests, and at least ``failure_rate`` of the calls failed.
 open    no call spends an attempt or its horizon; at most ``probes`` calls are in flight at once (the
         reduced flow), each after a probe delay that grows with the episode (to ``probe_max_s``).
-        Outcomes of calls sent before the breaker opened are ignored.
-        ``close_after`` probes in a row succeeding close it (a failed probe starts the count again):
-        one slow success in a brownout does not. Health, gauge and one log line at each end.
+        A call counts as a probe only for the episode it was sent in (``Admission.episode``): outcomes
+        of calls sent before this episode are ignored. It closes when ``close_after`` probes in a row
+        succeeded and fewer than half ``failure_rate`` of the last ``2 * close_after`` probes failed:
+        the slow successes of a brownout (one in five) close it neither by luck nor by a short run.
+        Health, gauge and one log line at each end.
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from streams.observability import metrics
@@ -35,11 +47,20 @@ from streams.observability.health import HealthState
 Sleep = Callable[[float], Awaitable[Any]]
 
 
-@dataclass
-class Admission:
-    """One call let through the breaker; ``probe``: sent while it was open."""
+class Verdict(Enum):
+    """What one transient failure means for the request it belongs to (see the module docstring)."""
 
-    probe: bool
+    OWN = "own"
+    WAIT = "wait"
+    UNDECIDED = "undecided"
+
+
+@dataclass(frozen=True)
+class Admission:
+    """One call let through the breaker: ``probe``, sent while it was open, in ``episode``."""
+
+    probe: bool = False
+    episode: int = 0
 
 
 class OutageDetector:
@@ -72,7 +93,9 @@ class OutageDetector:
         # (time, None for an answer or the failed request) of the calls of the last window_s seconds.
         self._recent: deque[tuple[float, Hashable | None]] = deque()
         self._in_flight_probes = 0
+        self._episode = 0  # numbers the episodes: a probe counts only for its own
         self._successes = 0  # probes in a row that succeeded, while open
+        self._probed: deque[bool] = deque(maxlen=2 * self._close_after)  # the episode's last probes: ok?
         self.since: float | None = None
 
     @property
@@ -80,18 +103,24 @@ class OutageDetector:
         """The breaker is open: Intercom is failing across requests."""
         return self.since is not None
 
+    @property
+    def episode(self) -> int:
+        """How many times the breaker opened: the current episode's number while open."""
+        return self._episode
+
     @asynccontextmanager
     async def admit(self, sleep: Sleep = asyncio.sleep) -> AsyncIterator[Admission]:
         """Wrap one call: while open, wait for a probe slot and the probe delay first."""
         while self.active and self._in_flight_probes >= self._probes:
             await sleep(self.probe_delay())
         if not self.active:
-            yield Admission(probe=False)
+            yield Admission(probe=False, episode=self._episode)
             return
         self._in_flight_probes += 1
         try:
             await sleep(self.probe_delay())
-            yield Admission(probe=True)
+            # The breaker may have closed (or closed and opened again) during the delay: say so now.
+            yield Admission(probe=self.active, episode=self._episode)
         finally:
             self._in_flight_probes -= 1
 
@@ -100,23 +129,28 @@ class OutageDetector:
         if self.since is None:
             self._record(None)
             return
-        if admission is None or not admission.probe:
+        if not self._probe_of_this_episode(admission):
             return  # sent before the episode: says nothing about Intercom now
         self._successes += 1
-        if self._successes >= self._close_after:
+        self._probed.append(True)
+        if self._successes >= self._close_after and self._probe_failure_share() < self._rate / 2:
             self._close()
 
-    def failed(self, request: Hashable, admission: Admission | None = None) -> bool:
-        """A call of ``request`` failed transiently; True while the breaker is open (the call waits,
-        spending neither an attempt nor its horizon)."""
+    def failed(self, request: Hashable, admission: Admission | None = None) -> Verdict:
+        """A call of ``request`` failed transiently: what that means for ``request``."""
         if self.since is not None:
-            if admission is not None and admission.probe:
+            if self._probe_of_this_episode(admission):
                 self._successes = 0
-            return True
+                self._probed.append(False)
+            return Verdict.WAIT
         self._record(request)
         if self._failing():
             self._open()
-        return self.since is not None
+            return Verdict.WAIT
+        calls, failed = len(self._recent), self._failures()
+        if calls < self._min_calls or len(failed) >= self._rate * calls:
+            return Verdict.UNDECIDED  # too few calls, or failing but not (yet) across requests
+        return Verdict.OWN
 
     def probe_delay(self) -> float:
         """How long a probe waits before it goes: grows with the episode, jittered so that probes do
@@ -130,8 +164,16 @@ class OutageDetector:
     def failure_rate(self) -> float:
         """Share of the window's calls that failed transiently (0 when there were none)."""
         self._prune()
-        failed = sum(1 for _, request in self._recent if request is not None)
-        return failed / len(self._recent) if self._recent else 0.0
+        return len(self._failures()) / len(self._recent) if self._recent else 0.0
+
+    def _probe_of_this_episode(self, admission: Admission | None) -> bool:
+        return admission is not None and admission.probe and admission.episode == self._episode
+
+    def _probe_failure_share(self) -> float:
+        return self._probed.count(False) / len(self._probed)
+
+    def _failures(self) -> list[Hashable]:
+        return [request for _, request in self._recent if request is not None]
 
     def _record(self, request: Hashable | None) -> None:
         self._recent.append((self._clock(), request))
@@ -143,8 +185,7 @@ class OutageDetector:
             self._recent.popleft()
 
     def _failing(self) -> bool:
-        calls = len(self._recent)
-        failed = [request for _, request in self._recent if request is not None]
+        calls, failed = len(self._recent), self._failures()
         return (
             calls >= self._min_calls
             and len(failed) >= self._min_failures
@@ -154,14 +195,16 @@ class OutageDetector:
 
     def _open(self) -> None:
         rate, calls = self.failure_rate(), len(self._recent)
-        self.since, self._successes = self._clock(), 0
-        self._health.intercom_down(
-            failures=sum(1 for _, r in self._recent if r is not None), calls=calls, rate=rate
-        )
+        self.since, self._successes, self._episode = self._clock(), 0, self._episode + 1
+        self._probed.clear()
+        self._health.intercom_down(failures=len(self._failures()), calls=calls, rate=rate)
         metrics.outage()
 
     def _close(self) -> None:
         assert self.since is not None
         self._health.intercom_recovered(self._clock() - self.since)
         self.since, self._successes = None, 0
+        self._probed.clear()
+        # A fresh window: until it holds min_calls calls again, failures are UNDECIDED, so a breaker
+        # closed too early in a brownout costs no horizon before it opens again.
         self._recent.clear()

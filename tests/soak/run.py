@@ -4,12 +4,17 @@ Each run, on 127.0.0.1 only: a fresh Kafka broker, an emulator with seeded fault
 stalls, dropped connections), two workers on 4 partitions; ~2,400 events (identify, tracks and a
 group for 200 users) plus garbage records; then, within about 100 s, 6-10 kill -9 of a random worker
 (replaced after 1-3 s) and one broker restart on the same ports; with ``--brownout`` also 70 s of
-every call faulted (a retry horizon of 20 s: nothing may be dead-lettered for it). When all is
-processed, from what the emulator saw and the dead-letter topic:
+every call faulted (a retry horizon of 20 s: nothing may be dead-lettered for it). With
+``--unkeyed`` the producer sets no Kafka key (as unkeyed Segment or RudderStack producers do) and
+spreads the same events over the partitions at random (seeded): the worker re-keys each one through
+its re-key topic, and that topic's order is the only order a user's events have. When all is
+processed, from what the emulator saw, the dead-letter topic and (``--unkeyed``) the re-key topic:
 
 - lost:        events, contacts or company attaches missing in Intercom, valid events dead-lettered,
                garbage records not dead-lettered
-- misordered:  a user's events first accepted out of order, or before their contact was created
+- misordered:  a user's events first accepted out of order (the produced order; with ``--unkeyed``
+               the order the worker re-keyed them in, first copy of each), or before their contact
+               was created
 - replayed:    accepted event posts beyond the first of each event (Intercom drops them; they spend
                budget); retries of failed posts are not counted
 - stall:       the longest time no call reached Intercom while work remained, and the same less the
@@ -36,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
+
 from streams.emulator.middleware import CLIENT_CLOSED_REQUEST
 from streams.emulator.testing import EmulatorServer
 from streams.emulator_admin import EmulatorAdmin
@@ -54,6 +61,13 @@ FAULT_RATE = 0.05
 BROWNOUT_S = 70.0  # --brownout: every call faulted this long, with a 20 s retry horizon
 
 
+@dataclass(frozen=True)
+class Mode:
+    static: bool = False  # a replacement worker keeps the killed one's group instance id
+    brownout: bool = False  # BROWNOUT_S of every call faulted, a 20 s retry horizon
+    unkeyed: bool = False  # no Kafka key, random partitions: the worker re-keys every event
+
+
 @dataclass
 class RunResult:
     seed: int
@@ -67,6 +81,7 @@ class RunResult:
     stall_at: float = 0.0  # seconds after the faults began
     stall_beyond_broker_s: float = 0.0  # the longest stall less the time the broker itself was down
     broker_down: tuple[float, float] = (0.0, 0.0)  # wall-clock stop and back-in-service of the restart
+    reordered: int = 0  # --unkeyed: users whose re-keyed order is not the order produced
     timeline: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -102,8 +117,35 @@ def events_for(users: list[str]) -> list[str]:
     return lines
 
 
+async def publish_unkeyed(bootstrap: str, topic: str, lines: list[str], rng: random.Random) -> None:
+    """Each line with no key, to a random partition (an unkeyed producer's partitioner)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        partitions = sorted(await producer.partitions_for(topic))
+        for line in lines:
+            await producer.send_and_wait(topic, line.encode(), key=None, partition=rng.choice(partitions))
+    finally:
+        await producer.stop()
+
+
+def rekeyed_order(records: list[Any]) -> dict[str, list[int]]:
+    """Per user, the track numbers in the order the worker re-keyed them: one user's records share a
+    partition of the re-key topic; a record written again after a kill counts where it came first."""
+    order: dict[str, list[int]] = defaultdict(list)
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        event = json.loads(record.value)
+        if event.get("type") == "track":
+            user, n = str(event["userId"]), int(event["properties"]["n"])
+            if n not in order[user]:
+                order[user].append(n)
+    return order
+
+
 def check(state: dict[str, Any], calls: list[dict[str, Any]], letters: list[dict[str, Any]],
-          users: list[str], result: RunResult, faults_began: float) -> None:  # fmt: skip
+          users: list[str], result: RunResult, faults_began: float,
+          expected: dict[str, list[int]] | None = None) -> None:  # fmt: skip
+    """``expected``: each user's track order where it is not 1..TRACKS (--unkeyed: the re-keyed order)."""
     contacts = Counter(c["external_id"] for c in state["contacts"])
     missing_contacts = [u for u in users if contacts[u] != 1]
     stored = {(e["user_id"], e["event_name"].lower()) for e in state["events"]}
@@ -140,7 +182,13 @@ def check(state: dict[str, Any], calls: list[dict[str, Any]], letters: list[dict
                     early.add(user)
                 if n not in first_seen[user]:
                     first_seen[user].append(n)
-    disordered = [u for u, ns in first_seen.items() if ns != sorted(ns)]
+
+    def in_order(user: str, ns: list[int]) -> bool:
+        if expected is None:
+            return ns == sorted(ns)
+        return ns == [n for n in expected.get(user, []) if n in ns]
+
+    disordered = [u for u, ns in first_seen.items() if not in_order(u, ns)]
     result.misordered = len(disordered) + len(early)
     if result.misordered:
         result.notes.append(f"out of order {disordered[:3]}, events before the contact {sorted(early)[:3]}")
@@ -175,7 +223,7 @@ def brownout(admin: EmulatorAdmin, result: RunResult, at_s: float) -> threading.
     return threading.Timer(at_s, begin)
 
 
-def one_run(seed: int, workdir: Path, static: bool = False, browned: bool = False) -> RunResult:
+def one_run(seed: int, workdir: Path, mode: Mode) -> RunResult:
     rng = random.Random(seed)
     kills = rng.randint(6, 10)
     result = RunResult(seed, kills)
@@ -194,7 +242,7 @@ def one_run(seed: int, workdir: Path, static: bool = False, browned: bool = Fals
             kafka.bootstrap, url, TOKEN, workdir / "data", app_id=f"soak-{seed}",
             partitions=PARTITIONS, consumer_session_timeout_s=SESSION_TIMEOUT_S,
             rate_limit="100000/10s", request_timeout_s="5",
-            **({"retry_horizon_s": "20"} if browned else {}),
+            **({"retry_horizon_s": "20"} if mode.brownout else {}),
         )  # fmt: skip
         settings = settings_from_env(env)
         workers: list[Child] = []
@@ -204,7 +252,7 @@ def one_run(seed: int, workdir: Path, static: bool = False, browned: bool = Fals
 
         def spawn(slot: str) -> Child:
             # --static: a replacement takes the killed worker's group instance id (a StatefulSet pod).
-            own = {**env, "INTERCOM_STREAM_GROUP_INSTANCE_ID": slot} if static else env
+            own = {**env, "INTERCOM_STREAM_GROUP_INSTANCE_ID": slot} if mode.static else env
             child = start_worker(workdir / f"worker-{next(counter)}.log", own)
             workers.append(child)
             slots[child] = slot
@@ -213,7 +261,12 @@ def one_run(seed: int, workdir: Path, static: bool = False, browned: bool = Fals
         alive = [spawn("worker-a"), spawn("worker-b")]
         try:
             asyncio.run(wait_for_topics(kafka.bootstrap, [settings.raw_events_topic], timeout_s=60))
-            asyncio.run(publish_lines(kafka.bootstrap, settings.raw_events_topic, lines))
+            if mode.unkeyed:
+                # Its own generator: the faults below are those of a keyed run of the same seed.
+                spread = random.Random(f"partitions-{seed}")
+                asyncio.run(publish_unkeyed(kafka.bootstrap, settings.raw_events_topic, lines, spread))
+            else:
+                asyncio.run(publish_lines(kafka.bootstrap, settings.raw_events_topic, lines))
             # The faults: kills spread over ~100 s, and one broker restart somewhere among them.
             moments = sorted(rng.uniform(3, 95) for _ in range(kills))
             restart_at, downtime = rng.uniform(10, 80), rng.uniform(2, 5)
@@ -225,7 +278,7 @@ def one_run(seed: int, workdir: Path, static: bool = False, browned: bool = Fals
 
             restart = threading.Timer(restart_at, restart_broker)
             result.timeline.append(f"broker down {restart_at:.0f}-{restart_at + downtime:.0f}s")
-            browning = brownout(admin, result, rng.uniform(5, 25)) if browned else None
+            browning = brownout(admin, result, rng.uniform(5, 25)) if mode.brownout else None
             began, wall_began = time.monotonic(), time.time()
             restart.start()
             if browning is not None:
@@ -245,7 +298,12 @@ def one_run(seed: int, workdir: Path, static: bool = False, browned: bool = Fals
             time.sleep(2)  # the last commits
             state, calls = admin.state(), admin.requests()
             letters = decode_dead_letters(asyncio.run(read_all(kafka.bootstrap, settings.dead_letter_topic)))
-            check(state, calls, letters, users, result, wall_began)
+            expected = None
+            if mode.unkeyed:
+                expected = rekeyed_order(asyncio.run(read_all(kafka.bootstrap, settings.rekey_topic)))
+                produced = list(range(1, TRACKS + 1))
+                result.reordered = sum(1 for u in users if expected.get(u) != produced)
+            check(state, calls, letters, users, result, wall_began, expected)
         except Exception as exc:  # a run that did not finish counts as failed, with its reason
             result.lost = -1
             result.notes.append(f"{type(exc).__name__}: {exc}")
@@ -274,7 +332,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help=f"and a brownout: every call faulted for {BROWNOUT_S:.0f} s mid-run, retry horizon 20 s",
     )
+    parser.add_argument(
+        "--unkeyed",
+        action="store_true",
+        help="producers set no key (random partitions): order is checked against the re-key topic",
+    )
     args = parser.parse_args(argv)
+    mode = Mode(static=args.static, brownout=args.brownout, unkeyed=args.unkeyed)
     first = args.seed if args.seed is not None else random.randrange(1 << 20)
     results = []
     print(f"{'run':>4} {'seed':>8} {'kills':>5} {'lost':>5} {'misord':>6} {'replayed':>8} {'per kill':>8} "
@@ -283,10 +347,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep is not None:
             workdir = args.keep / f"run-{first + n}"
             workdir.mkdir(parents=True, exist_ok=True)
-            result = one_run(first + n, workdir, args.static, args.brownout)
+            result = one_run(first + n, workdir, mode)
         else:
             with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-                result = one_run(first + n, Path(tmp), args.static, args.brownout)
+                result = one_run(first + n, Path(tmp), mode)
         results.append(result)
         print(f"{n + 1:>4} {result.seed:>8} {result.kills:>5} {result.lost:>5} {result.misordered:>6} "
               f"{result.replayed:>8} {result.replayed / result.kills:>8.1f} {result.stall_s:>7.1f} "
@@ -294,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{result.calls:>6} {result.seconds:>6.0f}", flush=True)  # fmt: skip
         if result.stall_beyond_broker_s > float(SESSION_TIMEOUT_S) + 5:
             result.notes.append(f"stall from {result.stall_at:.0f}s; " + ", ".join(result.timeline))
+        if mode.unkeyed:
+            result.notes.append(f"{result.reordered}/{USERS} users re-keyed in another order than produced")
         for note in result.notes:
             print(f"      {note}", flush=True)
     failed = [r for r in results if not r.ok]
