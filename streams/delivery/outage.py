@@ -104,6 +104,11 @@ class OutageDetector:
         return self.since is not None
 
     @property
+    def probing(self) -> bool:
+        """Some call is probing (or waiting for the probe delay) right now."""
+        return self._in_flight_probes > 0
+
+    @property
     def episode(self) -> int:
         """How many times the breaker opened: the current episode's number while open."""
         return self._episode

@@ -21,6 +21,7 @@ import faust
 
 from streams.delivery import Executor
 from streams.delivery.attributes import AttributeCache
+from streams.delivery.idle_probe import IdleProbe
 from streams.delivery.outage import OutageDetector
 from streams.delivery.retry import RetryPolicy
 from streams.intercom import IntercomClient
@@ -64,7 +65,9 @@ def create_pipeline(settings: Settings) -> Pipeline:
     intake = Intake(ConsumerControl(app), dead_letters, first_offset)
     hooks.on_reading_restarted.append(intake.reading_restarted)
     delivery = DeliveryFactory(app, settings, tables, health)
-    executors = PartitionExecutors(delivery.client(), settings.rate, delivery.executor)
+    client = delivery.client()
+    executors = PartitionExecutors(client, settings.rate, delivery.executor)
+    idle_probe = IdleProbe(delivery.outage, client.request)
     parking = ParkingLot(tables.parked, settings.unknown_user_hold_s, settings.park_max_per_user)
     sink = Sink(executors, parking, tables.delivered, output, dead_letters, settings.delivery_topic,
                 in_flight=settings.sink_in_flight, drain_deadline_s=settings.drain_deadline_s)  # fmt: skip
@@ -75,6 +78,7 @@ def create_pipeline(settings: Settings) -> Pipeline:
     app.agent(topics.delivery, name="sink")(partial(intake.consume, handler=sink, lanes_for=sink.lanes_for))
     app.timer(2.0)(intake.reread_lost)
     app.timer(1.0)(sink.tick_parked_work)
+    app.timer(1.0)(idle_probe.tick)  # ends an outage pause when no delivery call is left to probe
     hooks.on_before_rebalance_wait.append(sink.drain)
     install_observability(app, settings, executors.limiters, health=health)  # /metrics, /health/*, lag
     return Pipeline(app, settings, health, intake, transform, sink)
@@ -97,7 +101,7 @@ class DeliveryFactory:
         )
         self._options = settings.delivery_options()
         # One detector for the worker: every partition's calls go to the same Intercom.
-        self._outage = OutageDetector(
+        self.outage = OutageDetector(
             health=health, window_s=settings.outage_window_s, min_calls=settings.outage_min_calls,
             min_failures=settings.outage_failures, failure_rate=settings.outage_failure_rate,
             probes=settings.outage_probes, close_after=settings.outage_close_after,
@@ -117,5 +121,5 @@ class DeliveryFactory:
         return Executor(
             calls, tables.contacts, tables.companies, self._policy, workspace=tables.workspace,
             options=self._options, attributes=self._attributes, suppressed=tables.suppressed,
-            event_names=self._event_names, outage=self._outage, health=self._health,
+            event_names=self._event_names, outage=self.outage, health=self._health,
         )  # fmt: skip
