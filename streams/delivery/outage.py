@@ -3,10 +3,11 @@ on the failure rate across requests, and the reduced flow of calls while it is o
 
 One request failing again and again (5xx, timeouts, dropped connections) is that request's problem:
 it retries within its horizon, then is dead-lettered. Most calls of many different requests failing
-over the last ``window_s`` seconds is Intercom (or the way to it) failing: the breaker opens and
-delivery pauses instead, as for a refused token. A run of consecutive failures is not the test: in a
-brownout Intercom still answers one call in five (slowly), and each such answer would end the episode
-while the horizons of all the other requests kept running.
+among the latest calls (the last ``2 * min_calls`` of the last ``window_s`` seconds) is Intercom (or
+the way to it) failing: the breaker opens and delivery pauses instead, as for a refused token. A run
+of consecutive failures is not the test: in a brownout Intercom still answers one call in five
+(slowly), and each such answer would end the episode while the horizons of all the other requests
+kept running.
 
 Each transient failure gets a verdict (``failed``), which streams/delivery/retry.py acts on:
 
@@ -90,8 +91,13 @@ class OutageDetector:
         self._probes, self._close_after = max(1, probes), max(1, close_after)
         self._probe_base_s, self._probe_max_s = probe_base_s, probe_max_s
         self._clock = clock
-        # (time, None for an answer or the failed request) of the calls of the last window_s seconds.
-        self._recent: deque[tuple[float, Hashable | None]] = deque()
+        # (time, None for an answer or the failed request) of the calls of the last window_s seconds,
+        # and only the latest of them: when a brownout starts, the dense successes just before it
+        # would otherwise outweigh the sparse failures (retries back off) for most of window_s, and
+        # a request's failures would count as its own, up to a dead letter.
+        self._recent: deque[tuple[float, Hashable | None]] = deque(
+            maxlen=2 * max(self._min_calls, self._min_failures)
+        )
         self._in_flight_probes = 0
         self._episode = 0  # numbers the episodes: a probe counts only for its own
         self._successes = 0  # probes in a row that succeeded, while open

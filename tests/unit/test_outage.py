@@ -461,3 +461,20 @@ async def test_while_open_only_a_reduced_flow_of_probes_is_in_flight(health: Hea
     up.set()
     assert await asyncio.gather(*tasks) == ["ok"] * 20
     assert not detector.active and most == 2
+
+
+def test_a_brownout_after_dense_traffic_opens_within_the_latest_calls() -> None:
+    # 60 answers just before the brownout, then sparse failures (retries back off): judged over the
+    # whole 30 s window, the old answers would make each failure the request's own for most of it.
+    clock = Clock()
+    detector = breaker(HealthState(), clock)
+    for _ in range(60):
+        detector.answered()
+    verdicts = []
+    for n in range(12):
+        clock.now += 1.0
+        verdicts.append(detector.failed(f"r{n % 3}"))
+        if detector.active:
+            break
+    assert detector.active and len(verdicts) <= 10  # the last 20 calls: 10 failures are half
+    assert verdicts[-1] is WAIT
