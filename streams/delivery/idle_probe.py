@@ -27,7 +27,6 @@ class IdleProbe:
         self._outage = outage
         self._request = request
         self._running = False
-        self.sent = 0
 
     async def tick(self) -> None:
         """One probe, if the breaker is open and nothing else probes."""
@@ -38,14 +37,13 @@ class IdleProbe:
             async with self._outage.admit() as admission:
                 if not admission.probe:
                     return  # closed during the probe delay: nothing to ask
-                self.sent += 1
                 try:
                     await self._request("GET", "/me")
                 except RetryableDeliveryError:
                     self._outage.failed(IDLE_PROBE, admission)
-                except DeliveryError:  # 401, 429, ...: an answer, so Intercom is up
-                    self._outage.answered(admission)
-                else:
-                    self._outage.answered(admission)
+                    return
+                except DeliveryError:  # 401, 429, ...: an answer all the same, so Intercom is up
+                    pass
+                self._outage.answered(admission)
         finally:
             self._running = False

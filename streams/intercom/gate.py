@@ -100,4 +100,6 @@ class RateLimitGate:
             # Same window: answers arrive out of order and our own count may be ahead: keep the lower.
             self.remaining = min(self.remaining, remaining)
         else:
-            self.reset_at, self.remaining = reset, remaining
+            # A window we had not rolled into: every other call in flight was let through before it
+            # began and may land in it, which this answer's count does not include yet.
+            self.reset_at, self.remaining = reset, max(0, remaining - max(0, self.in_flight - 1))

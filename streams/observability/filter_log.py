@@ -1,10 +1,9 @@
-"""How filtered events are logged: the first of each reason at INFO, then a count per reason at most
-once a minute, and every one at DEBUG.
+"""How filtered events are counted and logged: each in ``intercom_stream_events_filtered_total``, the
+first of each reason at INFO, then a count per reason at most once a minute, and every one at DEBUG.
 
 Filtered events (``integrations``, deny lists, ignored pages) are often most of the traffic: a line for
 each at INFO would cost more CPU than deciding to filter it and drown the log. The first line of a
-reason names an example event, so that a user can find it; the metric
-``intercom_stream_events_filtered_total`` counts all of them.
+reason names an example event, so that a user can find it.
 """
 
 from __future__ import annotations
@@ -13,6 +12,8 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+
+from streams.observability import metrics
 
 SUMMARY_EVERY_S = 60.0
 
@@ -34,6 +35,7 @@ class FilterLog:
 
     def filtered(self, reason: str, event_type: str, message_id: str | None, user_key: str) -> None:
         """One event filtered for ``reason``."""
+        metrics.filtered(reason)
         if reason not in self._seen:
             self._seen.add(reason)
             self._log.info(

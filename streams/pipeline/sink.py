@@ -132,7 +132,7 @@ class Sink:
             ):
                 self._parking.known(user)
                 await self._release(partition, user)
-            if result.left_no_trace and not written:
+            if result.left_no_trace:
                 # Nothing to remember (an unchanged identify): done again, it makes no call again, and
                 # a later request's entry covers it anyway. Saves the table (changelog) write.
                 metrics.request_without_calls()

@@ -79,7 +79,6 @@ class Transform:
         except InvalidEventError as error:
             return [await self._reject(source, error, parsed)]
         if plan.filtered is not None:
-            metrics.filtered(plan.filtered)
             self._filter_log.filtered(plan.filtered, parsed.type, parsed.message_id, parsed.user_key)
             return []
         parts = [  # each keyed by the user whose table entries it uses

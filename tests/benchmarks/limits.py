@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from streams.pipeline.faust_app import PRODUCER_LINGER_S
 from tests.benchmarks.kafka_bench import cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,8 +196,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         if name == "faust":
             kafka.add_argument("--datadir", required=True)
             kafka.add_argument(
-                "--linger-ms", type=float, default=0.0, help="producer linger (Faust's default 0)"
-            )
+                "--linger-ms", type=float, default=PRODUCER_LINGER_S * 1000,
+                help="producer linger (default: the worker's, streams/pipeline/faust_app.py)",
+            )  # fmt: skip
     http = sub.add_parser("http")
     http.add_argument("--base-url", required=True)
     http.add_argument("--bodies", required=True, help="JSONL file: one POST /events body a line")

@@ -94,14 +94,17 @@ async def test_unknown_user_is_created_first_and_remembered() -> None:
 
 async def test_each_plan_counts_its_own_calls_when_plans_run_at_once() -> None:
     # Plans of one partition run concurrently on one executor: each Delivered counts only its calls.
+    # Each plan's first call fails (503) and is retried after a backoff, during which the other
+    # plan's calls go: a count shared between plans would be off.
     other = {"type": "contact", "id": "c2", "role": "user", "external_id": "u2"}
-    intercom = ScriptedIntercom({"POST /contacts": [(200, CONTACT), (200, other)]})
+    down = (503, error_list("service_unavailable", "try again"))
+    intercom = ScriptedIntercom({"POST /contacts": [down, down, (200, CONTACT), (200, other)]})
     executor = Executor(intercom, {}, {}, FAST)
     second = {**IDENTIFY, "userId": "u2"}
     first_done, second_done = await asyncio.gather(
         executor.execute(plan(IDENTIFY)), executor.execute(plan(second))
     )
-    assert (first_done.calls, second_done.calls) == (1, 1)
+    assert (first_done.calls, second_done.calls) == (2, 2) and len(intercom.calls) == 4
     unchanged = await executor.execute(plan(IDENTIFY))
     assert unchanged.calls == 0 and unchanged.left_no_trace
 

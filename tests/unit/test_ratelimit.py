@@ -119,6 +119,18 @@ async def test_calls_in_flight_at_the_reset_count_against_the_next_window() -> N
     assert gate.in_flight == 0
 
 
+async def test_the_first_answer_of_a_new_window_leaves_room_for_the_calls_still_in_flight() -> None:
+    clock = FakeClock()
+    gate, _ = gate_on(clock)
+    gate.update(rate_headers(20, 3, clock.now + 1))
+    for _ in range(3):
+        await gate.acquire()  # the window's last three calls, sent just before its end
+    clock.now += 1.5
+    gate.update(rate_headers(20, 19, clock.now + 9.5))  # one lands in the next window and answers
+    gate.finished()
+    assert gate.remaining == 19 - 2  # the two others may land there too
+
+
 async def test_gate_keeps_a_reserve_but_never_blocks_a_window_entirely() -> None:
     clock = FakeClock()
     gate, sleep = gate_on(clock, reserve=2)
